@@ -1,0 +1,113 @@
+//! Decoding what arrives on the events queue: EventBridge envelopes of CodeDeploy state-change
+//! notifications (parsed leniently: unknown fields ignored, `account` optional), anything else named
+//! so it can be logged and ignored.
+
+use serde::Deserialize;
+
+use crate::cloud::{DeploymentEvent, EventState};
+use crate::ids::{DeploymentId, InstanceId};
+
+/// Deployment-level detail-type.
+pub const DEPLOYMENT_DETAIL_TYPE: &str = "CodeDeploy Deployment State-change Notification";
+/// Instance-level detail-type.
+pub const INSTANCE_DETAIL_TYPE: &str = "CodeDeploy Instance State-change Notification";
+/// Bodies larger than this are refused before parsing.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// What an events-queue message turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueuedEvent {
+    /// A CodeDeploy state change.
+    CodeDeploy {
+        /// The envelope's `id` (dedupe, logs).
+        event_id: String,
+        /// The application.
+        application: String,
+        /// The deployment group.
+        deployment_group: String,
+        /// The decoded event.
+        event: DeploymentEvent,
+    },
+    /// A well-formed envelope greenfleet does not act on (another source or detail-type).
+    Foreign {
+        /// Its source.
+        source: String,
+        /// Its detail-type.
+        detail_type: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    id: String,
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    source: String,
+    #[serde(default)]
+    detail: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Detail {
+    deployment_id: String,
+    state: String,
+    #[serde(default)]
+    instance_id: Option<String>,
+    #[serde(default)]
+    application: String,
+    #[serde(default)]
+    deployment_group: String,
+}
+
+/// Decodes an events-queue body. `Err` says exactly what is wrong; such a message is poison.
+pub fn decode(body: &[u8]) -> Result<QueuedEvent, String> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(format!("event is {} bytes; at most {MAX_EVENT_BYTES} are accepted", body.len()));
+    }
+    let env: Envelope = serde_json::from_slice(body)
+        .map_err(|e| format!("not an EventBridge envelope (needs source, detail-type): {e}"))?;
+    let is_codedeploy = env.source == "aws.codedeploy"
+        && (env.detail_type == DEPLOYMENT_DETAIL_TYPE || env.detail_type == INSTANCE_DETAIL_TYPE);
+    if !is_codedeploy {
+        return Ok(QueuedEvent::Foreign { source: env.source, detail_type: env.detail_type });
+    }
+    let d: Detail =
+        serde_json::from_value(env.detail).map_err(|e| format!("CodeDeploy event detail is malformed: {e}"))?;
+    let deployment_id = DeploymentId::parse(&d.deployment_id).map_err(|e| format!("CodeDeploy event: {e}"))?;
+    let instance = match (env.detail_type == INSTANCE_DETAIL_TYPE, d.instance_id) {
+        (true, Some(i)) => Some(InstanceId::parse(&i).map_err(|e| format!("CodeDeploy event: {e}"))?),
+        (true, None) => return Err("CodeDeploy instance event without detail.instanceId".into()),
+        (false, _) => None,
+    };
+    Ok(QueuedEvent::CodeDeploy {
+        event_id: env.id,
+        application: d.application,
+        deployment_group: d.deployment_group,
+        event: DeploymentEvent { deployment_id, state: EventState::parse(&d.state), instance },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_documented_shapes_and_names_problems() {
+        let dep = br#"{"version":"0","id":"c071","detail-type":"CodeDeploy Deployment State-change Notification","source":"aws.codedeploy","time":"2016-06-30T22:06:31Z","region":"us-east-1","resources":[],"detail":{"instanceGroupId":"9f","region":"us-east-1","application":"app","deploymentId":"d-123456789","state":"SUCCESS","deploymentGroup":"dg","extra":1}}"#;
+        let QueuedEvent::CodeDeploy { event, application, .. } = decode(dep).unwrap() else { panic!("not codedeploy") };
+        assert_eq!(event.state, EventState::Success);
+        assert_eq!(application, "app");
+        assert!(event.instance.is_none());
+        let inst = br#"{"id":"x","detail-type":"CodeDeploy Instance State-change Notification","source":"aws.codedeploy","detail":{"instanceId":"i-0abc","deploymentId":"d-1","state":"READY"}}"#;
+        let QueuedEvent::CodeDeploy { event, .. } = decode(inst).unwrap() else { panic!("not codedeploy") };
+        assert_eq!(event.instance.unwrap().as_str(), "i-0abc");
+        let other = br#"{"id":"x","detail-type":"Object Created","source":"aws.s3","detail":{}}"#;
+        assert!(matches!(decode(other).unwrap(), QueuedEvent::Foreign { .. }));
+        assert!(decode(b"{").unwrap_err().contains("not an EventBridge envelope"));
+        let bad = br#"{"detail-type":"CodeDeploy Deployment State-change Notification","source":"aws.codedeploy","detail":{"deploymentId":"x-1","state":"START"}}"#;
+        assert!(decode(bad).unwrap_err().contains("deploymentId"));
+        assert!(decode(&vec![b' '; MAX_EVENT_BYTES + 1]).unwrap_err().contains("bytes"));
+    }
+}

@@ -1,0 +1,198 @@
+//! What the saga asks its shell to do (effects, as plain data) and what comes back (inputs).
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::{
+    Capacity, DeploymentEvent, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView,
+    GreenDeployment, GreenSpec, GroupView, InstanceView,
+};
+use crate::event::LifecycleEvent;
+use crate::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, Timestamp};
+use crate::ports::{LeaseKey, LeaseOutcome, RemoteError};
+
+/// Something the shell must do after persisting a transition. Every effect is idempotent or guarded,
+/// so replaying the effects of a transition (after a crash) is safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Call Spot, CodeDeploy or the lease table; the result comes back as [`Input::Completed`] with this fence.
+    Call {
+        /// The fence of the step that asked.
+        fence: u64,
+        /// What to call.
+        command: Command,
+    },
+    /// Send a step or timer message to this saga after `delay_ms` (durable time).
+    Wake {
+        /// The fence the message carries.
+        fence: u64,
+        /// What kind of wake-up.
+        kind: WakeKind,
+        /// The saga's wake counter when sent (0 for deadlines, which need none).
+        seq: u64,
+        /// Delay.
+        delay_ms: u64,
+    },
+    /// Publish a lifecycle event.
+    Publish(LifecycleEvent),
+}
+
+/// Kinds of step and timer messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WakeKind {
+    /// Do the current step (or retry it).
+    Step,
+    /// Look again (reconcile poll, progress poll).
+    Poll,
+    /// The current step's deadline.
+    Deadline,
+}
+
+/// A remote operation. The shell's executor maps each to port calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Read the group, its instances and latest Blue/Green deployment, and optionally a deployment group.
+    Inspect {
+        /// The Elastigroup.
+        group: ElastigroupId,
+        /// The deployment group to read too.
+        deployment_group: Option<DeploymentGroupRef>,
+    },
+    /// Take the leases.
+    AcquireLeases {
+        /// Keys.
+        keys: Vec<LeaseKey>,
+        /// Until when.
+        until: Timestamp,
+    },
+    /// Release the leases.
+    ReleaseLeases {
+        /// Keys.
+        keys: Vec<LeaseKey>,
+    },
+    /// Start Spot's Blue/Green deployment, or adopt the one already carrying these tags (guarded: F11).
+    StartGreen {
+        /// The Elastigroup.
+        group: ElastigroupId,
+        /// Timeout, tags and deployment group.
+        spec: GreenSpec,
+    },
+    /// Create the CodeDeploy deployment, or adopt the one with this description (guarded: F11).
+    CreateDeployment(DeploymentSpec),
+    /// `GetDeployment`.
+    GetDeployment(DeploymentId),
+    /// `ContinueDeployment(READY_WAIT)`.
+    ContinueDeployment(DeploymentId),
+    /// `StopDeployment`.
+    StopDeployment(DeploymentId),
+    /// Stop Spot's Blue/Green deployment.
+    StopGreen {
+        /// The Elastigroup.
+        group: ElastigroupId,
+        /// Which deployment.
+        id: GreenDeploymentId,
+    },
+    /// Detach and terminate instances.
+    Detach {
+        /// The Elastigroup.
+        group: ElastigroupId,
+        /// Which instances.
+        instances: Vec<InstanceId>,
+    },
+    /// Set capacity.
+    SetCapacity {
+        /// The Elastigroup.
+        group: ElastigroupId,
+        /// The capacity.
+        capacity: Capacity,
+    },
+    /// One round of HTTP health checks against green instances.
+    CheckHealth {
+        /// The Elastigroup (for private IPs).
+        group: ElastigroupId,
+        /// Which instances.
+        instances: Vec<InstanceId>,
+        /// URL template with `{ip}`.
+        url_template: String,
+        /// Healthy status.
+        expected_status: u16,
+        /// Per-probe timeout.
+        timeout_ms: u64,
+    },
+}
+
+/// What the shell read in one [`Command::Inspect`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inspection {
+    /// The group.
+    pub group: GroupView,
+    /// Its instances.
+    pub instances: Vec<InstanceView>,
+    /// Its latest Spot Blue/Green deployment.
+    pub green: Option<GreenDeployment>,
+    /// The deployment group, when asked: `None` inside means it does not exist.
+    pub deployment_group: Option<Option<DeploymentGroupView>>,
+}
+
+/// The result of a [`Command`], one variant per command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallResult {
+    /// [`Command::Inspect`].
+    Inspected(Result<Inspection, RemoteError>),
+    /// [`Command::AcquireLeases`].
+    LeasesAcquired(Result<LeaseOutcome, RemoteError>),
+    /// [`Command::ReleaseLeases`].
+    LeasesReleased(Result<(), RemoteError>),
+    /// [`Command::StartGreen`].
+    GreenStarted(Result<GreenDeployment, RemoteError>),
+    /// [`Command::CreateDeployment`].
+    DeploymentCreated(Result<DeploymentId, RemoteError>),
+    /// [`Command::GetDeployment`].
+    DeploymentRead(Result<DeploymentView, RemoteError>),
+    /// [`Command::ContinueDeployment`].
+    Continued(Result<(), RemoteError>),
+    /// [`Command::StopDeployment`].
+    DeploymentStopped(Result<(), RemoteError>),
+    /// [`Command::StopGreen`].
+    GreenStopped(Result<(), RemoteError>),
+    /// [`Command::Detach`].
+    Detached(Result<(), RemoteError>),
+    /// [`Command::SetCapacity`].
+    CapacitySet(Result<(), RemoteError>),
+    /// [`Command::CheckHealth`]: per instance, `Ok` or why not.
+    Health(Vec<(InstanceId, Result<(), String>)>),
+}
+
+/// Everything that can happen to a saga.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input {
+    /// A step or timer message arrived.
+    Wake {
+        /// The fence it carries.
+        fence: u64,
+        /// Its kind.
+        kind: WakeKind,
+        /// The wake counter it was sent with.
+        seq: u64,
+    },
+    /// A call finished.
+    Completed {
+        /// The fence of the step that made the call.
+        fence: u64,
+        /// Its result.
+        result: CallResult,
+    },
+    /// A CodeDeploy state-change event for this saga's deployment.
+    Deployment(DeploymentEvent),
+    /// An operator or service asked to cancel: compensation runs.
+    Cancel {
+        /// Who.
+        by: String,
+        /// Why.
+        reason: String,
+    },
+    /// A person approved at READY.
+    Approve {
+        /// Who.
+        by: String,
+    },
+}

@@ -1,0 +1,29 @@
+//! greenfleet's core: the Blue/Green rollout saga as a pure state machine, with no IO.
+//!
+//! * [`request`] — the rollout request (schemaVersion 1), its validation and JSON Schema.
+//! * [`preflight`] — the field facts F1–F4 as named rules.
+//! * [`saga`] — the saga's state, steps, compensations and outcomes.
+//! * [`machine`] — `handle(&Saga, Input, now) -> Transition`: decide, never do.
+//! * [`effect`] — effects (calls, wake-ups, events) and inputs, as plain data.
+//! * [`cloud`] — what greenfleet knows of Spot and CodeDeploy; [`codedeploy_event`] decodes their events.
+//! * [`ports`] — the capabilities the shell needs; [`memory`] — in-process adapters and a manual clock.
+//! * [`event`] — the lifecycle events greenfleet publishes.
+
+pub mod cloud;
+pub mod codedeploy_event;
+mod compensation;
+pub mod effect;
+pub mod event;
+mod forward;
+pub mod ids;
+pub mod machine;
+pub mod memory;
+pub mod message;
+pub mod ports;
+pub mod preflight;
+pub mod request;
+pub mod saga;
+mod signals;
+mod steps;
+
+pub use machine::{SagaError, Transition, accept, handle};

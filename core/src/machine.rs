@@ -1,0 +1,339 @@
+//! The saga as a pure state machine: `handle(&Saga, Input, now) -> Transition`. It decides; the
+//! shell persists the next state, then executes the effects. No IO, no clock: time is an argument.
+
+use crate::cloud::{DeploymentGroupRef, DeploymentSpec, GreenSpec};
+use crate::effect::{Command, Effect, Input, WakeKind};
+use crate::event::{LifecycleEvent, LifecycleKind};
+use crate::ids::Timestamp;
+use crate::ports::{LeaseKey, RemoteError};
+use crate::request::RolloutRequest;
+use crate::saga::{Compensation, Facts, HistoryEntry, Outbox, Outcome, Phase, Saga};
+
+/// Attempts at a call before a step gives up (forward: compensate; compensation: needs attention).
+pub const MAX_ATTEMPTS: u32 = 6;
+/// Backstop deadline of steps that only make calls.
+pub const STEP_DEADLINE_MS: u64 = 10 * 60_000;
+/// How often green instances are looked at (AwaitGreen, Finalize).
+pub const GREEN_POLL_MS: u64 = 5_000;
+/// Reconcile poll of the CodeDeploy deployment while waiting for events (F11).
+pub const DEPLOYMENT_POLL_MS: u64 = 30_000;
+/// How often a busy lease is asked for again.
+pub const LOCK_RETRY_MS: u64 = 15_000;
+/// Polls of a stopping deployment before compensation moves on.
+pub const STOP_POLLS: u32 = 12;
+/// Consecutive failed health rounds that fail the gate.
+pub const HEALTH_FAILURES: u32 = 3;
+
+const MINUTE: u64 = 60_000;
+
+/// The next state and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The state to persist (its `version` is the caller's to bump).
+    pub next: Saga,
+    /// Effects to execute after persisting, in order.
+    pub effects: Vec<Effect>,
+    /// False when the input changed nothing (duplicate, stale): nothing to persist.
+    pub changed: bool,
+}
+
+/// A broken invariant: a bug, never a cloud failure (those are inputs).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SagaError {
+    /// The saga's facts contradict its phase.
+    #[error("rollout {rollout}: {what}")]
+    Invariant {
+        /// Which rollout.
+        rollout: String,
+        /// What is inconsistent.
+        what: String,
+    },
+}
+
+/// Starts a saga for an accepted request.
+#[must_use]
+pub fn accept(request: RolloutRequest, now: Timestamp) -> Transition {
+    let saga = Saga {
+        id: request.rollout_id(),
+        request,
+        version: 0,
+        fence: 0,
+        phase: Phase::Preflight,
+        attempt: 0,
+        stage: 0,
+        seq: 0,
+        next_wake: None,
+        phase_since: now,
+        deadline: now,
+        created_at: now,
+        updated_at: now,
+        facts: Facts::default(),
+        history: Vec::new(),
+        outbox: Outbox::default(),
+    };
+    let mut cx = Cx::new(&saga, now);
+    cx.note(format!("accepted: {} by {}", cx.saga.request.revision.describe(), cx.saga.request.requested_by));
+    cx.publish(LifecycleKind::Accepted);
+    cx.enter(Phase::Preflight, "checking deployment group and Elastigroup");
+    cx.finish()
+}
+
+/// Handles one input. Stale and duplicate inputs give an unchanged transition with no effects.
+pub fn handle(saga: &Saga, input: Input, now: Timestamp) -> Result<Transition, SagaError> {
+    let mut cx = Cx::new(saga, now);
+    if cx.saga.phase.is_done() {
+        return Ok(cx.unchanged());
+    }
+    match input {
+        Input::Wake { fence, kind: WakeKind::Deadline, .. } => {
+            if fence == saga.fence {
+                cx.on_deadline()?;
+            }
+        }
+        Input::Wake { fence, seq, .. } => {
+            if fence == saga.fence && saga.next_wake == Some(seq) {
+                cx.saga.next_wake = None;
+                cx.dirty = true;
+                cx.act()?;
+            }
+        }
+        Input::Completed { fence, result } => {
+            if fence == saga.fence {
+                cx.dirty = true;
+                cx.on_result(result)?;
+            }
+        }
+        Input::Deployment(event) => cx.on_event(&event)?,
+        Input::Cancel { by, reason } => cx.on_cancel(&by, &reason)?,
+        Input::Approve { by } => cx.on_approve(&by)?,
+    }
+    Ok(cx.finish())
+}
+
+/// Working state of one `handle` call.
+pub(crate) struct Cx {
+    pub(crate) saga: Saga,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) now: Timestamp,
+    pub(crate) dirty: bool,
+}
+
+impl Cx {
+    fn new(saga: &Saga, now: Timestamp) -> Self {
+        Self { saga: saga.clone(), effects: Vec::new(), now, dirty: false }
+    }
+
+    fn unchanged(self) -> Transition {
+        Transition { next: self.saga, effects: Vec::new(), changed: false }
+    }
+
+    fn finish(mut self) -> Transition {
+        if self.dirty {
+            self.saga.updated_at = self.now;
+        }
+        Transition { next: self.saga, effects: self.effects, changed: self.dirty }
+    }
+
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
+        self.dirty = true;
+        let step = self.saga.phase.name();
+        self.saga.history.push(HistoryEntry { at: self.now, step, note: note.into() });
+    }
+
+    pub(crate) fn publish(&mut self, kind: LifecycleKind) {
+        self.effects.push(Effect::Publish(LifecycleEvent::for_saga(&self.saga, kind, self.now)));
+    }
+
+    pub(crate) fn call(&mut self, command: Command) {
+        self.effects.push(Effect::Call { fence: self.saga.fence, command });
+    }
+
+    /// Arms the one step/poll message the saga will wait for.
+    pub(crate) fn wake(&mut self, kind: WakeKind, delay_ms: u64) {
+        self.dirty = true;
+        self.saga.seq += 1;
+        self.saga.next_wake = Some(self.saga.seq);
+        self.effects.push(Effect::Wake { fence: self.saga.fence, kind, seq: self.saga.seq, delay_ms });
+    }
+
+    /// Enters a step: new fence, fresh attempts, a deadline, a history line, then the step's action.
+    pub(crate) fn enter(&mut self, phase: Phase, note: impl Into<String>) {
+        self.dirty = true;
+        self.saga.phase = phase;
+        self.saga.fence += 1;
+        self.saga.attempt = 0;
+        self.saga.stage = 0;
+        self.saga.next_wake = None;
+        self.saga.phase_since = self.now;
+        let deadline_ms = self.deadline_ms();
+        self.saga.deadline = self.now.plus_ms(deadline_ms);
+        self.note(note);
+        if !self.saga.phase.is_done() {
+            self.effects.push(Effect::Wake {
+                fence: self.saga.fence,
+                kind: WakeKind::Deadline,
+                seq: 0,
+                delay_ms: deadline_ms,
+            });
+            // An action that cannot fail here: act only dispatches on the phase just set.
+            if let Err(e) = self.act() {
+                self.note(format!("internal error: {e}"));
+            }
+        }
+    }
+
+    fn deadline_ms(&self) -> u64 {
+        let t = &self.saga.request.timeouts;
+        match &self.saga.phase {
+            Phase::Lock if t.lock_wait_minutes > 0 => u64::from(t.lock_wait_minutes) * MINUTE,
+            Phase::AwaitGreen => u64::from(t.green_ready_minutes) * MINUTE,
+            Phase::AwaitDeployment => u64::from(t.deployment_minutes) * MINUTE,
+            Phase::AwaitApproval => u64::from(t.approval_minutes) * MINUTE,
+            Phase::Verify => 15 * MINUTE,
+            _ => STEP_DEADLINE_MS,
+        }
+    }
+
+    /// A retryable error at a call step: try again after a backoff, or give up with `exhausted`.
+    pub(crate) fn retry(&mut self, err: &RemoteError, exhausted: impl FnOnce(&mut Self, String)) {
+        self.saga.attempt += 1;
+        if err.is_retryable() && self.saga.attempt < MAX_ATTEMPTS {
+            let delay = backoff_ms(self.saga.attempt, self.saga.id.as_str(), err);
+            self.note(format!("attempt {} failed ({err}); retrying in {} ms", self.saga.attempt, delay));
+            self.wake(WakeKind::Step, delay);
+        } else {
+            let why = if err.is_retryable() {
+                format!("{err} (after {} attempts)", self.saga.attempt)
+            } else {
+                err.to_string()
+            };
+            exhausted(self, why);
+        }
+    }
+
+    /// Ends the saga.
+    pub(crate) fn done(&mut self, outcome: Outcome) {
+        let kind = match &outcome {
+            Outcome::Succeeded => LifecycleKind::Succeeded,
+            Outcome::Rejected { .. } => LifecycleKind::Rejected,
+            Outcome::RolledBack { .. } => LifecycleKind::RolledBack,
+            Outcome::NeedsAttention { .. } => LifecycleKind::NeedsAttention,
+        };
+        let note = outcome.reason().map_or_else(|| outcome.kind().to_owned(), |r| format!("{}: {r}", outcome.kind()));
+        self.enter(Phase::Done(outcome), note);
+        self.publish(kind);
+    }
+
+    /// Rejects before anything changed (leases, if any were taken, are released on the way out).
+    pub(crate) fn reject(&mut self, reason: String) {
+        if matches!(self.saga.phase, Phase::Lock | Phase::Snapshot) {
+            let keys = self.lease_keys();
+            self.call(Command::ReleaseLeases { keys });
+        }
+        self.done(Outcome::Rejected { reason });
+    }
+
+    /// Moves to compensation: undo what was done, in order.
+    pub(crate) fn compensate(&mut self, reason: String) {
+        if let Phase::Compensating { .. } = self.saga.phase {
+            return;
+        }
+        let f = &self.saga.facts;
+        let mut steps = Vec::new();
+        if f.deployment_id.is_some() {
+            steps.push(Compensation::StopDeployment);
+        }
+        if f.green_deployment.is_some() {
+            steps.push(Compensation::StopGreen);
+        }
+        if f.started_green && f.snapshot.is_some() {
+            steps.push(Compensation::RemoveGreen);
+            steps.push(Compensation::RestoreCapacity);
+        }
+        if !f.leases.is_empty() || matches!(self.saga.phase, Phase::Lock | Phase::Snapshot) {
+            steps.push(Compensation::ReleaseLeases);
+        }
+        let note = format!("compensating: {reason}");
+        self.enter(Phase::Compensating { reason, remaining: steps, left: Vec::new() }, note);
+    }
+
+    pub(crate) fn lease_keys(&self) -> Vec<LeaseKey> {
+        vec![
+            LeaseKey::group(&self.saga.request.elastigroup_id),
+            LeaseKey::deployment_group(&self.saga.deployment_group()),
+        ]
+    }
+
+    pub(crate) fn lease_until(&self) -> Timestamp {
+        let t = &self.saga.request.timeouts;
+        let minutes =
+            u64::from(t.green_ready_minutes) + u64::from(t.deployment_minutes) + u64::from(t.approval_minutes) + 120;
+        self.now.plus_ms(minutes * MINUTE)
+    }
+
+    pub(crate) fn green_spec(&self) -> GreenSpec {
+        let t = &self.saga.request.timeouts;
+        GreenSpec {
+            timeout_minutes: t.green_ready_minutes + t.deployment_minutes + t.approval_minutes,
+            tags: self.saga.request.all_green_tags(),
+            deployment_group: self.saga.deployment_group(),
+        }
+    }
+
+    pub(crate) fn deployment_spec(&self) -> DeploymentSpec {
+        DeploymentSpec {
+            group: self.saga.deployment_group(),
+            revision: self.saga.request.revision.clone(),
+            target_tags: self.saga.request.all_green_tags(),
+            description: deployment_description(&self.saga),
+        }
+    }
+
+    pub(crate) fn dg(&self) -> DeploymentGroupRef {
+        self.saga.deployment_group()
+    }
+
+    pub(crate) fn invariant(&self, what: impl Into<String>) -> SagaError {
+        SagaError::Invariant { rollout: self.saga.id.to_string(), what: what.into() }
+    }
+}
+
+/// The description greenfleet gives its CodeDeploy deployments; a retry finds the deployment by it (F11).
+#[must_use]
+pub fn deployment_description(saga: &Saga) -> String {
+    format!("greenfleet rollout {}", saga.id)
+}
+
+/// Exponential backoff with deterministic jitter (±25 %, from the rollout id and attempt), honouring a
+/// service's retry-after.
+#[must_use]
+pub fn backoff_ms(attempt: u32, key: &str, err: &RemoteError) -> u64 {
+    let base = 1_000u64.saturating_mul(1 << attempt.min(6)).min(60_000);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes().chain(attempt.to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let jittered = base * 3 / 4 + h % (base / 2 + 1);
+    match err {
+        RemoteError::Throttled { retry_after_ms: Some(after), .. } => jittered.max(*after),
+        _ => jittered,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let e = RemoteError::Unavailable("x".into());
+        let a1 = backoff_ms(1, "r", &e);
+        let a5 = backoff_ms(5, "r", &e);
+        assert!((1_500..=2_500).contains(&a1), "{a1}");
+        assert!(a5 > a1);
+        assert!(backoff_ms(30, "r", &e) <= 75_000);
+        let t = RemoteError::Throttled { message: "slow".into(), retry_after_ms: Some(90_000) };
+        assert_eq!(backoff_ms(1, "r", &t), 90_000);
+    }
+}

@@ -1,0 +1,91 @@
+//! Inputs from outside the step flow: CodeDeploy state-change events (deduplicated, any order: F11),
+//! cancel and approve.
+
+use crate::cloud::{DeploymentEvent, EventState};
+use crate::effect::Command;
+use crate::machine::{Cx, SagaError};
+use crate::saga::{Outcome, Phase};
+
+impl Cx {
+    pub(crate) fn on_event(&mut self, event: &DeploymentEvent) -> Result<(), SagaError> {
+        if self.saga.facts.deployment_id.as_ref() != Some(&event.deployment_id) {
+            return Ok(());
+        }
+        let waiting = matches!(self.saga.phase, Phase::AwaitDeployment | Phase::Verify | Phase::AwaitApproval);
+        if let Some(instance) = &event.instance {
+            if waiting && matches!(event.state, EventState::Success | EventState::Ready) {
+                if !self.saga.facts.instances_done.contains(instance) {
+                    self.dirty = true;
+                    self.saga.facts.instances_done.push(instance.clone());
+                }
+            } else if waiting && event.state == EventState::Failure {
+                self.note(format!("instance {instance} reported FAILURE"));
+            }
+            return Ok(());
+        }
+        let key = event.state.as_str().to_owned();
+        if self.saga.facts.seen_events.contains(&key) {
+            return Ok(());
+        }
+        self.dirty = true;
+        self.saga.facts.seen_events.push(key.clone());
+        if !waiting {
+            self.note(format!("event {key} for {} arrived after the wait; ignored", event.deployment_id));
+            return Ok(());
+        }
+        self.note(format!("event {key}"));
+        match &event.state {
+            EventState::Start => {
+                if self.saga.facts.deployment_status.as_deref().is_none_or(|s| s == "Created" || s == "Queued") {
+                    self.saga.facts.deployment_status = Some("InProgress".into());
+                }
+            }
+            EventState::Ready => self.deployment_ready()?,
+            EventState::Success => self.deployment_succeeded(),
+            // Read why it failed; the result compensates with CodeDeploy's own error.
+            EventState::Failure | EventState::Stop => self.call(Command::GetDeployment(event.deployment_id.clone())),
+            EventState::Unknown(_) => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_cancel(&mut self, by: &str, reason: &str) -> Result<(), SagaError> {
+        let who = format!("cancelled by {by}: {reason}");
+        match &self.saga.phase {
+            Phase::Done(_) => {}
+            Phase::Compensating { .. } => self.note(format!("{who} — already compensating")),
+            Phase::Finalize(_) | Phase::Release => {
+                self.note(format!("{who} — ignored: the deployment already succeeded and green serves traffic"));
+            }
+            Phase::Preflight => {
+                self.saga.facts.cancelled = Some(who.clone());
+                self.done(Outcome::RolledBack { reason: format!("{who} before anything changed") });
+            }
+            _ => {
+                self.saga.facts.cancelled = Some(who.clone());
+                self.compensate(who);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_approve(&mut self, by: &str) -> Result<(), SagaError> {
+        if self.saga.facts.approved_by.is_some() || self.saga.phase.is_done() {
+            return Ok(());
+        }
+        match self.saga.phase {
+            Phase::Compensating { .. } | Phase::Finalize(_) | Phase::Release => {
+                self.note(format!("approval by {by} ignored: nothing waits for it"));
+            }
+            Phase::AwaitApproval => {
+                self.saga.facts.approved_by = Some(by.to_owned());
+                self.enter(Phase::AwaitDeployment, format!("approved by {by}; continuing the deployment"));
+            }
+            _ => {
+                self.saga.facts.approved_by = Some(by.to_owned());
+                self.note(format!("approved in advance by {by}"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! What each step does when entered or woken (`act`), and what happens when its deadline passes.
+
+use crate::cloud::GreenState;
+use crate::effect::{Command, WakeKind};
+use crate::machine::{Cx, DEPLOYMENT_POLL_MS, GREEN_POLL_MS, SagaError};
+use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
+
+impl Cx {
+    /// The current step's action: a call, and for waiting steps the next poll.
+    pub(crate) fn act(&mut self) -> Result<(), SagaError> {
+        let group = self.saga.request.elastigroup_id.clone();
+        let inspect = |with_dg: Option<_>| Command::Inspect { group: group.clone(), deployment_group: with_dg };
+        match self.saga.phase.clone() {
+            Phase::Preflight => self.call(inspect(Some(self.dg()))),
+            Phase::Lock => {
+                let (keys, until) = (self.lease_keys(), self.lease_until());
+                self.call(Command::AcquireLeases { keys, until });
+            }
+            Phase::Snapshot => self.call(inspect(None)),
+            Phase::StartGreen => {
+                let spec = self.green_spec();
+                self.saga.facts.started_green = true;
+                self.call(Command::StartGreen { group, spec });
+            }
+            Phase::AwaitGreen | Phase::Finalize(FinalizeStage::AwaitSpot) => {
+                self.wake(WakeKind::Poll, GREEN_POLL_MS);
+                self.call(inspect(None));
+            }
+            Phase::CreateDeployment => {
+                let spec = self.deployment_spec();
+                self.call(Command::CreateDeployment(spec));
+            }
+            Phase::AwaitDeployment | Phase::AwaitApproval => {
+                self.wake(WakeKind::Poll, DEPLOYMENT_POLL_MS);
+                let id = self.deployment_id()?;
+                self.call(Command::GetDeployment(id));
+            }
+            Phase::Verify => {
+                let hc = self
+                    .saga
+                    .request
+                    .health_check
+                    .clone()
+                    .ok_or_else(|| self.invariant("Verify without a health check"))?;
+                self.wake(WakeKind::Poll, u64::from(hc.interval_seconds) * 1_000);
+                self.call(Command::CheckHealth {
+                    group,
+                    instances: self.saga.facts.green.clone(),
+                    url_template: hc.url_template,
+                    expected_status: hc.expected_status,
+                    timeout_ms: u64::from(hc.timeout_seconds) * 1_000,
+                });
+            }
+            Phase::Finalize(FinalizeStage::RemoveBlue | FinalizeStage::RestoreCapacity) => {
+                self.call(inspect(None));
+            }
+            Phase::Release => {
+                let keys = self.lease_keys();
+                self.call(Command::ReleaseLeases { keys });
+            }
+            Phase::Compensating { remaining, .. } => match remaining.first() {
+                None => self.end_compensation(),
+                Some(step) => self.act_compensation(*step)?,
+            },
+            Phase::Done(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The current step's deadline passed (or its timer arrived early and is re-armed).
+    pub(crate) fn on_deadline(&mut self) -> Result<(), SagaError> {
+        if self.now < self.saga.deadline {
+            let left = self.saga.deadline.since(self.now);
+            self.effects.push(crate::effect::Effect::Wake {
+                fence: self.saga.fence,
+                kind: WakeKind::Deadline,
+                seq: 0,
+                delay_ms: left,
+            });
+            return Ok(());
+        }
+        let t = self.saga.request.timeouts;
+        let f = &self.saga.facts;
+        match self.saga.phase.clone() {
+            Phase::Preflight => self.reject("preflight could not read Spot and CodeDeploy within 10 minutes; nothing was changed, publish the request again".into()),
+            Phase::Lock => self.reject(format!(
+                "another rollout kept the Elastigroup or deployment group busy for {} minutes (timeouts.lockWaitMinutes); nothing was changed",
+                t.lock_wait_minutes
+            )),
+            Phase::Snapshot | Phase::StartGreen | Phase::CreateDeployment => {
+                let step = self.saga.phase.name();
+                self.compensate(format!("step {step} did not complete within 10 minutes"));
+            }
+            Phase::AwaitGreen => {
+                let (ready, expected) = f.green_progress;
+                self.compensate(format!(
+                    "green instances were not running and tagged within {} minutes ({ready} of {expected}; timeouts.greenReadyMinutes)",
+                    t.green_ready_minutes
+                ));
+            }
+            Phase::AwaitDeployment => self.compensate(format!(
+                "CodeDeploy deployment {} did not finish within {} minutes (last status {}; timeouts.deploymentMinutes)",
+                f.deployment_id.as_ref().map_or("?", |d| d.as_str()),
+                t.deployment_minutes,
+                f.deployment_status.as_deref().unwrap_or("unknown")
+            )),
+            Phase::Verify => self.compensate("health checks did not pass within 15 minutes".into()),
+            Phase::AwaitApproval => self.compensate(format!(
+                "not approved within {} minutes (timeouts.approvalMinutes)",
+                t.approval_minutes
+            )),
+            Phase::Finalize(FinalizeStage::AwaitSpot) => {
+                self.enter(Phase::Finalize(FinalizeStage::RemoveBlue), "Spot did not finish its Blue/Green deployment in time; finalizing anyway");
+            }
+            Phase::Finalize(stage) => {
+                let left = match stage {
+                    FinalizeStage::RemoveBlue => format!(
+                        "detach and terminate the blue instances {:?} of {}",
+                        self.saga.facts.blue, self.saga.request.elastigroup_id
+                    ),
+                    _ => Compensation::RestoreCapacity.manual_instructions(&self.saga),
+                };
+                self.done(Outcome::NeedsAttention {
+                    reason: format!("the deployment succeeded but Finalize({stage:?}) did not complete within 10 minutes"),
+                    left: vec![left],
+                });
+            }
+            Phase::Release => self.done(Outcome::Succeeded),
+            Phase::Compensating { remaining, .. } => {
+                if let Some(step) = remaining.first() {
+                    self.skip_compensation(*step, "did not complete within 10 minutes".into());
+                }
+            }
+            Phase::Done(_) => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn deployment_id(&self) -> Result<crate::ids::DeploymentId, SagaError> {
+        self.saga
+            .facts
+            .deployment_id
+            .clone()
+            .ok_or_else(|| self.invariant("no deployment id while waiting for the deployment"))
+    }
+
+    /// Whether Spot's Blue/Green deployment ended without success.
+    pub(crate) fn green_failed(state: &GreenState) -> bool {
+        matches!(state, GreenState::Failed | GreenState::Stopped)
+    }
+}
