@@ -1,1 +1,17 @@
-//! placeholder
+//! Adapters from greenfleet's ports to the real world.
+//!
+//! * [`spot`] — the Spot Elastigroup REST API (reqwest), implementing `Elastigroups`.
+//! * [`codedeploy`] — AWS CodeDeploy through the SDK, implementing `Deployments`.
+//! * [`sqs`] — SQS queues (intake, steps, events) implementing `MessageQueue`.
+//! * [`dynamo`] — the DynamoDB table: sagas (`SagaStore`) and leases (`Leases`).
+//! * [`eventbridge`] — greenfleet's lifecycle events (`EventBus`) and the rules that route events.
+//! * [`provision`] — `greenfleet infra up`: creates queues, table and rules idempotently.
+//! * [`aws`] — loading the SDK configuration (honours `AWS_ENDPOINT_URL[_<SERVICE>]`).
+
+pub mod aws;
+pub mod codedeploy;
+pub mod dynamo;
+pub mod eventbridge;
+pub mod provision;
+pub mod spot;
+pub mod sqs;

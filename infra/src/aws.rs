@@ -1,0 +1,1 @@
+//! aws adapter (in progress).

@@ -1,0 +1,1 @@
+//! codedeploy adapter (in progress).

@@ -1,0 +1,1 @@
+//! dynamo adapter (in progress).

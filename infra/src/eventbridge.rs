@@ -1,0 +1,1 @@
+//! eventbridge adapter (in progress).

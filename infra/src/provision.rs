@@ -1,0 +1,1 @@
+//! provision adapter (in progress).

@@ -1,0 +1,1 @@
+//! Spot REST client (in progress).

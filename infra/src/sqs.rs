@@ -1,0 +1,1 @@
+//! sqs adapter (in progress).
