@@ -163,6 +163,8 @@ pub enum CallResult {
 }
 
 /// Everything that can happen to a saga.
+// Inputs are built once and moved into `handle`; boxing the large results would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
     /// A step or timer message arrived.

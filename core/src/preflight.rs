@@ -71,7 +71,6 @@ impl fmt::Display for Violation {
 pub type Verdict = Result<Vec<String>, Vec<Violation>>;
 
 /// Checks every rule against what was read; all violations are reported together.
-#[must_use]
 pub fn check(req: &RolloutRequest, seen: &Inspection) -> Verdict {
     let mut v = Vec::new();
     let mut warnings = Vec::new();

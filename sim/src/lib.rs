@@ -1,0 +1,35 @@
+//! One in-process model of the cloud greenfleet drives: Spot Elastigroups with their CodeDeploy
+//! Blue/Green deployments, and CodeDeploy's EC2 Blue/Green deployments with their state-change
+//! events. The same behaviour serves the embedded demo, the deterministic simulation tests and
+//! (later) the HTTP faces, so they cannot drift apart.
+//!
+//! No IO, no randomness, no threads: time comes only from the [`greenfleet_core::ports::Clock`] given
+//! to [`Cloud::new`], and nothing happens between calls. Move a manual clock (to [`Cloud::next_due`],
+//! say) and [`Cloud::tick`], or call a port: every call catches the model up first.
+//!
+//! Crate map:
+//! * [`cloud`](Cloud) — the handle: setup, ticking, event drain, fault knobs, inspection.
+//! * `model` — the state: groups, instances, Blue/Green deployments, deployment groups, deployments.
+//! * `spot` — Elastigroup behaviour: capacity, detach, Blue/Green (F5, F7, F8).
+//! * `codedeploy` — deployment lifecycle, NO_INSTANCES (F3, F4), READY / continue / stop.
+//! * `schedule` — due times and applying them in order.
+//! * `events` — EventBridge envelopes of CodeDeploy state-change events.
+//! * [`faults`](Faults) — the fault knobs.
+//! * `ports` — core's `Elastigroups` and `Deployments` implemented for [`Cloud`].
+
+mod cloud;
+mod codedeploy;
+mod events;
+mod faults;
+mod model;
+mod ports;
+mod schedule;
+mod spot;
+
+#[cfg(test)]
+mod tests;
+
+pub use cloud::Cloud;
+pub use events::{ACCOUNT, DEPLOYMENT_DETAIL_TYPE, INSTANCE_DETAIL_TYPE, REGION};
+pub use faults::{DeploymentFault, Faults, OPS};
+pub use model::{GroupSetup, GroupState};

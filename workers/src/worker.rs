@@ -1,0 +1,297 @@
+//! The worker: takes messages from the intake, step and events queues and drives sagas through
+//! them. Persist, then act, then ack: each transition is written with a conditional check on the
+//! saga's version before its effects run, and a message is deleted only after all of that.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use greenfleet_core::codedeploy_event::{self, QueuedEvent};
+use greenfleet_core::effect::{Effect, Input};
+use greenfleet_core::event::LifecycleEvent;
+use greenfleet_core::ids::RolloutId;
+use greenfleet_core::message::{StepBody, StepMessage};
+use greenfleet_core::ports::{Clock, Delivery, EventBus, MessageQueue, QueueError, SagaStore, StoreError};
+use greenfleet_core::request::parse_request;
+use greenfleet_core::saga::{Outbox, Saga};
+use tracing::{debug, info, warn};
+
+use crate::executor::Executor;
+
+/// Everything a worker needs; `main` builds it from AWS clients, the demo from in-memory ones.
+#[derive(Clone)]
+pub struct Deps {
+    /// Saga state.
+    pub store: Arc<dyn SagaStore>,
+    /// Rollout requests.
+    pub intake: Arc<dyn MessageQueue>,
+    /// Step and timer messages.
+    pub steps: Arc<dyn MessageQueue>,
+    /// CodeDeploy state-change events (from EventBridge).
+    pub events: Arc<dyn MessageQueue>,
+    /// Lifecycle events.
+    pub bus: Arc<dyn EventBus>,
+    /// Remote calls.
+    pub executor: Executor,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Which queue a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Rollout requests.
+    Intake,
+    /// Steps and timers.
+    Steps,
+    /// CodeDeploy events.
+    Events,
+}
+
+/// What to do with a message once handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done: delete it.
+    Ack,
+    /// Could not be handled now (store or queue unavailable): make it visible again after a delay.
+    Retry(u64),
+    /// Bad input: leave it to the redrive policy, which moves it to the dead-letter queue.
+    Poison(String),
+}
+
+/// A failure while handling a message; retryable failures leave the message for redelivery.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A queue or the bus failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// The saga machine found a broken invariant.
+    #[error(transparent)]
+    Saga(#[from] greenfleet_core::SagaError),
+}
+
+/// How many times a lost conditional write is retried before the message is left for redelivery.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// The worker: stateless, so any number can share the queues.
+#[derive(Clone)]
+pub struct Worker {
+    deps: Deps,
+}
+
+impl Worker {
+    /// A worker over `deps`.
+    #[must_use]
+    pub fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    /// Its dependencies.
+    #[must_use]
+    pub fn deps(&self) -> &Deps {
+        &self.deps
+    }
+
+    /// Handles one delivery from `source`. Never panics on bad input.
+    pub async fn process(&self, source: Source, d: &Delivery) -> Disposition {
+        let result = match source {
+            Source::Intake => self.intake(d).await,
+            Source::Steps => self.step(d).await,
+            Source::Events => self.event(d).await,
+        };
+        result.unwrap_or_else(|e| {
+            warn!(error = %e, ?source, "message left for redelivery");
+            Disposition::Retry(1_000)
+        })
+    }
+
+    async fn intake(&self, d: &Delivery) -> Result<Disposition, WorkerError> {
+        let body = unwrap_envelope(&d.body);
+        let now = self.deps.clock.now();
+        let request = match parse_request(body.as_bytes()) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, receive_count = d.receive_count, "rollout request rejected");
+                if d.receive_count <= 1 {
+                    let event = LifecycleEvent::invalid_request(e.request_id.clone(), e.to_string(), now);
+                    self.deps.bus.publish(&event).await?;
+                }
+                return Ok(Disposition::Poison(e.to_string()));
+            }
+        };
+        let cause = format!("intake:{}", request.request_id);
+        let t = greenfleet_core::accept(request, now);
+        let mut saga = t.next;
+        saga.version = 1;
+        saga.outbox = Outbox { cause: Some(cause.clone()), effects: t.effects.clone() };
+        match self.deps.store.create(&saga).await {
+            Ok(()) => {
+                info!(rollout_id = %saga.id, "rollout accepted");
+                self.run_effects(&saga.id, &cause, t.effects).await?;
+            }
+            Err(StoreError::Conflict) => {
+                let existing = self.deps.store.load(&saga.id).await?;
+                match existing {
+                    Some(s) if s.outbox.cause.as_deref() == Some(cause.as_str()) => {
+                        debug!(rollout_id = %s.id, "intake redelivered; replaying its effects");
+                        self.run_effects(&s.id, &cause, s.outbox.effects.clone()).await?;
+                    }
+                    _ => info!(rollout_id = %saga.id, "duplicate requestId: the rollout already exists; ignored"),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Disposition::Ack)
+    }
+
+    async fn step(&self, d: &Delivery) -> Result<Disposition, WorkerError> {
+        let msg = match StepMessage::decode(&d.body) {
+            Ok(m) => m,
+            Err(e) => return Ok(Disposition::Poison(e)),
+        };
+        let now = self.deps.clock.now();
+        if msg.due > now {
+            // A timer longer than the queue's longest delay: send it on again for the rest.
+            let rest = msg.due.since(now);
+            self.deps.steps.send(&msg.encode(), rest.min(self.deps.steps.max_delay_ms())).await?;
+            return Ok(Disposition::Ack);
+        }
+        self.drive(&msg.rollout_id, &msg.id, msg.input()).await?;
+        Ok(Disposition::Ack)
+    }
+
+    async fn event(&self, d: &Delivery) -> Result<Disposition, WorkerError> {
+        let decoded = match codedeploy_event::decode(d.body.as_bytes()) {
+            Ok(e) => e,
+            Err(e) => return Ok(Disposition::Poison(e)),
+        };
+        match decoded {
+            QueuedEvent::Foreign { source, detail_type } => {
+                info!(%source, %detail_type, "event from another source ignored");
+            }
+            QueuedEvent::CodeDeploy { event_id, event, .. } => {
+                match self.deps.store.find_by_deployment(&event.deployment_id).await? {
+                    None => {
+                        info!(deployment_id = %event.deployment_id, "event for a deployment greenfleet did not create; ignored")
+                    }
+                    Some(rollout) => {
+                        let cause = format!("event:{event_id}:{}:{}", event.deployment_id, event.state.as_str());
+                        self.drive(&rollout, &cause, Input::Deployment(event)).await?;
+                    }
+                }
+            }
+        }
+        Ok(Disposition::Ack)
+    }
+
+    /// Sends an operator command (cancel, approve) to a rollout through the step queue.
+    pub async fn command(&self, rollout: &RolloutId, body: StepBody) -> Result<(), WorkerError> {
+        let now = self.deps.clock.now();
+        let id = format!("op:{}:{}", now.0, std::process::id());
+        let msg = StepMessage { rollout_id: rollout.clone(), id, due: now, body };
+        self.deps.steps.send(&msg.encode(), 0).await?;
+        Ok(())
+    }
+
+    /// Handles `input` for a saga, then every call result its effects produce, until nothing is left.
+    async fn drive(&self, id: &RolloutId, cause: &str, input: Input) -> Result<(), WorkerError> {
+        let mut inputs = VecDeque::from([input]);
+        let mut first = true;
+        while let Some(input) = inputs.pop_front() {
+            let effects = self.transition(id, cause, input, first).await?;
+            first = false;
+            for result in self.execute(id, effects).await? {
+                inputs.push_back(result);
+            }
+        }
+        Ok(())
+    }
+
+    /// Persists one transition (retrying lost races) and returns the effects to execute.
+    async fn transition(
+        &self,
+        id: &RolloutId,
+        cause: &str,
+        input: Input,
+        first: bool,
+    ) -> Result<Vec<Effect>, WorkerError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(saga) = self.deps.store.load(id).await? else {
+                warn!(rollout_id = %id, "message for an unknown rollout; ignored");
+                return Ok(Vec::new());
+            };
+            if first && saga.outbox.cause.as_deref() == Some(cause) {
+                // Delivered again after the worker persisted its transition: finish what it started.
+                debug!(rollout_id = %id, cause, "redelivered; replaying the last transition's effects");
+                return Ok(saga.outbox.effects.clone());
+            }
+            let now = self.deps.clock.now();
+            let t = greenfleet_core::handle(&saga, input.clone(), now)?;
+            if !t.changed {
+                return Ok(t.effects);
+            }
+            let mut next = t.next;
+            next.version = saga.version + 1;
+            next.outbox = Outbox { cause: Some(cause.to_owned()), effects: t.effects.clone() };
+            match self.deps.store.save(&next, saga.version).await {
+                Ok(()) => {
+                    log_transition(&saga, &next);
+                    return Ok(t.effects);
+                }
+                Err(StoreError::Conflict) => {
+                    debug!(rollout_id = %id, "lost a race for the saga; reloading");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    async fn run_effects(&self, id: &RolloutId, cause: &str, effects: Vec<Effect>) -> Result<(), WorkerError> {
+        let mut inputs: VecDeque<Input> = self.execute(id, effects).await?.into();
+        while let Some(input) = inputs.pop_front() {
+            let effects = self.transition(id, cause, input, false).await?;
+            inputs.extend(self.execute(id, effects).await?);
+        }
+        Ok(())
+    }
+
+    /// Executes effects in order; call results come back as inputs.
+    async fn execute(&self, id: &RolloutId, effects: Vec<Effect>) -> Result<Vec<Input>, WorkerError> {
+        let mut results = Vec::new();
+        let now = self.deps.clock.now();
+        for effect in effects {
+            match effect {
+                Effect::Call { fence, command } => {
+                    let result = self.deps.executor.execute(id, command, self.deps.clock.now()).await;
+                    results.push(Input::Completed { fence, result });
+                }
+                Effect::Wake { fence, kind, seq, delay_ms } => {
+                    let msg = StepMessage::wake(id, fence, kind, seq, now, delay_ms);
+                    self.deps.steps.send(&msg.encode(), delay_ms.min(self.deps.steps.max_delay_ms())).await?;
+                }
+                Effect::Publish(event) => self.deps.bus.publish(&event).await?,
+            }
+        }
+        Ok(results)
+    }
+}
+
+fn log_transition(before: &Saga, after: &Saga) {
+    if before.phase != after.phase {
+        info!(rollout_id = %after.id, step = %after.phase.name(), from = %before.phase.name(), "{}", after.waiting_for());
+    }
+}
+
+/// A request may arrive raw or inside an EventBridge envelope (`detail-type: Rollout Requested`).
+fn unwrap_envelope(body: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.to_owned();
+    };
+    match (map.get("detail-type").and_then(|v| v.as_str()), map.get("detail")) {
+        (Some("Rollout Requested"), Some(detail)) => detail.to_string(),
+        _ => body.to_owned(),
+    }
+}
