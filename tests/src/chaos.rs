@@ -18,7 +18,7 @@ impl Rng {
     }
 
     /// Next value.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -29,13 +29,13 @@ impl Rng {
 
     /// True with probability `percent`/100.
     pub fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.next_u64() % 100 < percent
     }
 
     /// Shuffles in place.
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
-            let j = usize::try_from(self.next() % (i as u64 + 1)).unwrap_or(0);
+            let j = usize::try_from(self.next_u64() % (i as u64 + 1)).unwrap_or(0);
             v.swap(i, j);
         }
     }
@@ -65,7 +65,7 @@ pub async fn pump(env: &Embedded, rng: &mut Rng, h: Hostility) -> usize {
         rng.shuffle(&mut events);
     }
     for e in events {
-        let delay = if h.shuffle { rng.next() % 3_000 } else { 0 };
+        let delay = if h.shuffle { rng.next_u64() % 3_000 } else { 0 };
         env.events.send(&e, delay).await.expect("memory queue");
     }
     let mut handled = 0;
