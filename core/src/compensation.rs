@@ -23,7 +23,8 @@ impl Cx {
             }
             (Compensation::StopGreen, _) => match f.green_deployment.clone() {
                 Some(id) => self.call(Command::StopGreen { group, id }),
-                None => self.next_compensation("no Spot Blue/Green deployment to stop"),
+                // Its id never came back: look for the group's Blue/Green deployment carrying our tags.
+                None => self.call(Command::Inspect { group, deployment_group: None }),
             },
             (Compensation::RemoveGreen | Compensation::RestoreCapacity, _) => {
                 self.call(Command::Inspect { group, deployment_group: None });
@@ -64,6 +65,17 @@ impl Cx {
                         self.wake(WakeKind::Step, GREEN_POLL_MS);
                     }
                 }
+                Err(e) => self.compensation_retry(step, &e),
+            },
+            (Compensation::StopGreen, CallResult::Inspected(r)) => match r {
+                Ok(seen) => match seen.green.filter(|g| g.tags.iter().any(|t| self.is_rollout_tag(t))) {
+                    Some(g) => {
+                        self.note(format!("found Spot Blue/Green deployment {} of this rollout", g.id));
+                        self.saga.facts.green_deployment = Some(g.id);
+                        self.act()?;
+                    }
+                    None => self.next_compensation("Spot started no Blue/Green deployment for this rollout"),
+                },
                 Err(e) => self.compensation_retry(step, &e),
             },
             (Compensation::StopGreen, CallResult::GreenStopped(r)) => match r {
@@ -118,11 +130,16 @@ impl Cx {
             .iter()
             .filter(|i| i.state != InstanceState::Terminating)
             .filter(|i| {
-                let tagged = i.tags.iter().any(|t| t.key == ROLLOUT_TAG_KEY && t.value == self.saga.id.as_str());
+                let tagged = i.tags.iter().any(|t| self.is_rollout_tag(t));
                 tagged || (!f.blue.is_empty() && !f.blue.contains(&i.id))
             })
             .map(|i| i.id.clone())
             .collect()
+    }
+
+    /// Whether `tag` is this rollout's `greenfleet:rollout=<id>`.
+    fn is_rollout_tag(&self, tag: &crate::ids::Tag) -> bool {
+        tag.key == ROLLOUT_TAG_KEY && tag.value == self.saga.id.as_str()
     }
 
     /// Sets capacity to the snapshot unless it already is; `compensating` says which step to go on to.

@@ -110,10 +110,11 @@ impl Cx {
                  Publish again later, or set timeouts.lockWaitMinutes to wait"
             ));
         } else {
-            if self.saga.attempt == 0 {
+            if self.saga.stage == 0 {
                 self.note(format!("waiting: rollout {holder} holds {key}"));
             }
-            self.saga.attempt += 1;
+            // Busy rounds are waiting, not failures: counted apart, so they leave the retries to errors.
+            self.saga.stage += 1;
             self.wake(crate::effect::WakeKind::Step, crate::machine::LOCK_RETRY_MS);
         }
     }

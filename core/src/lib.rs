@@ -23,6 +23,8 @@ pub mod ports;
 pub mod preflight;
 pub mod request;
 pub mod saga;
+#[cfg(test)]
+mod scenarios;
 mod signals;
 mod steps;
 

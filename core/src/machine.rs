@@ -189,7 +189,7 @@ impl Cx {
             Phase::AwaitGreen => u64::from(t.green_ready_minutes) * MINUTE,
             Phase::AwaitDeployment => u64::from(t.deployment_minutes) * MINUTE,
             Phase::AwaitApproval => u64::from(t.approval_minutes) * MINUTE,
-            Phase::Verify => 15 * MINUTE,
+            Phase::Verify => verify_deadline_ms(&self.saga.request),
             _ => STEP_DEADLINE_MS,
         }
     }
@@ -243,7 +243,8 @@ impl Cx {
         if f.deployment_id.is_some() {
             steps.push(Compensation::StopDeployment);
         }
-        if f.green_deployment.is_some() {
+        // Started but never answered (lost response, cancel in flight): StopGreen finds it by its tags.
+        if f.green_deployment.is_some() || f.started_green {
             steps.push(Compensation::StopGreen);
         }
         if f.started_green && f.snapshot.is_some() {
@@ -296,6 +297,15 @@ impl Cx {
     pub(crate) fn invariant(&self, what: impl Into<String>) -> SagaError {
         SagaError::Invariant { rollout: self.saga.id.to_string(), what: what.into() }
     }
+}
+
+/// Verify's deadline: 15 minutes, or longer when the health check's rounds need it (a valid request may
+/// ask for 20 rounds 5 minutes apart), with room for the failed rounds that end the gate.
+pub(crate) fn verify_deadline_ms(request: &RolloutRequest) -> u64 {
+    let rounds = request.health_check.as_ref().map_or(0, |h| {
+        u64::from(h.consecutive_successes + HEALTH_FAILURES) * u64::from(h.interval_seconds + h.timeout_seconds) * 1_000
+    });
+    rounds.max(15 * MINUTE)
 }
 
 /// The description greenfleet gives its CodeDeploy deployments; a retry finds the deployment by it (F11).

@@ -104,7 +104,10 @@ impl Cx {
                 t.deployment_minutes,
                 f.deployment_status.as_deref().unwrap_or("unknown")
             )),
-            Phase::Verify => self.compensate("health checks did not pass within 15 minutes".into()),
+            Phase::Verify => {
+                let minutes = crate::machine::verify_deadline_ms(&self.saga.request).div_ceil(60_000);
+                self.compensate(format!("health checks did not pass within {minutes} minutes"));
+            }
             Phase::AwaitApproval => self.compensate(format!(
                 "not approved within {} minutes (timeouts.approvalMinutes)",
                 t.approval_minutes

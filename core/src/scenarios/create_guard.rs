@@ -1,0 +1,49 @@
+//! CreateDeployment takes no idempotency token (F11): greenfleet describes its deployment as
+//! `greenfleet rollout <id>` and repeats the very same request after a lost response, so the
+//! executor's find-then-create adopts the first deployment instead of creating a second.
+
+use crate::cloud::DeploymentStatus;
+use crate::effect::{CallResult, Command, WakeKind};
+use crate::saga::{Compensation, Phase};
+
+use super::fixtures::{Fleet, created, deployment_id, read, rejected, request, unavailable};
+use super::harness::{Scenario, is};
+use super::walk::to_await_green;
+
+fn at_create(fleet: &mut Fleet) -> Scenario {
+    let mut s = to_await_green(request(), fleet);
+    fleet.launch_green(2, true);
+    s.apply(fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::CreateDeployment);
+    s
+}
+
+#[test]
+fn a_retry_after_a_lost_response_repeats_the_exact_same_request() {
+    let mut fleet = Fleet::healthy();
+    let mut s = at_create(&mut fleet);
+    let Command::CreateDeployment(first) = s.expect_call(is::create) else { unreachable!() };
+    assert_eq!(first.description, "greenfleet rollout rel-42");
+
+    s.complete(CallResult::DeploymentCreated(Err(unavailable())));
+    assert_eq!(s.phase(), &Phase::CreateDeployment);
+    assert!(s.saga.facts.deployment_id.is_none());
+    s.fire_wake(WakeKind::Step);
+    let Command::CreateDeployment(again) = s.expect_call(is::create) else { unreachable!() };
+    assert_eq!(again, first);
+
+    s.complete(created()).complete(read(DeploymentStatus::InProgress));
+    assert_eq!(s.phase(), &Phase::AwaitDeployment);
+    assert_eq!(s.saga.facts.deployment_id, Some(deployment_id()));
+    assert_eq!(s.issued.iter().filter(|c| is::create(c)).count(), 2);
+}
+
+#[test]
+fn a_refused_create_compensates_without_a_deployment_to_stop() {
+    let mut fleet = Fleet::healthy();
+    let mut s = at_create(&mut fleet);
+    s.complete(CallResult::DeploymentCreated(Err(rejected("DeploymentLimitExceededException"))));
+    let Phase::Compensating { reason, remaining, .. } = s.phase() else { panic!("{}", s.phase().name()) };
+    assert!(reason.contains("CodeDeploy did not create the deployment: DeploymentLimitExceededException"), "{reason}");
+    assert_eq!(remaining[0], Compensation::StopGreen);
+}

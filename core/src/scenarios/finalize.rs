@@ -1,0 +1,97 @@
+//! Finalize after success: F8 (KEEP_ALIVE leaves capacity raised) and what happens when finalizing
+//! cannot finish.
+
+use crate::cloud::GreenState;
+use crate::effect::{CallResult, Command, WakeKind};
+use crate::event::LifecycleKind;
+use crate::machine::MAX_ATTEMPTS;
+use crate::saga::{FinalizeStage, Outcome, Phase};
+
+use super::fixtures::{Fleet, capacity, instance, request, unavailable};
+use super::harness::{MINUTE, is};
+use super::walk::to_finalize;
+
+/// One blue instance, [Target 1, Min 1, Max 1]; Spot raises it to [Target 2, Min 1, Max 2].
+fn single() -> Fleet {
+    Fleet::with_blue(1, capacity(1, 1, 1))
+}
+
+#[test]
+fn f8_keep_alive_capacity_is_restored_and_read_back() {
+    let mut fleet = single();
+    let mut s = to_finalize(request(), &mut fleet);
+    assert_eq!(s.saga.facts.snapshot, Some(capacity(1, 1, 1)));
+    // Spot finished; it already let go of blue but left capacity raised (F8).
+    fleet.set_green_state(GreenState::Finished);
+    fleet.instances.retain(|i| i.id != instance("i-blue1"));
+    assert_eq!(fleet.group.capacity, capacity(2, 1, 2));
+    s.apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RemoveBlue));
+    s.apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RestoreCapacity), "no blue left: nothing to detach");
+
+    s.apply(&mut fleet, is::inspect);
+    assert_eq!(
+        s.expect_call(is::set_capacity),
+        Command::SetCapacity { group: fleet.group.id.clone(), capacity: capacity(1, 1, 1) }
+    );
+    // Spot said OK but the read-back still shows the raised capacity: set it again.
+    s.complete(CallResult::CapacitySet(Ok(())));
+    s.apply(&mut fleet, is::inspect);
+    assert!(s.noted("capacity is [Target 2, Min 1, Max 2]; restoring [Target 1, Min 1, Max 1]"));
+    s.apply(&mut fleet, is::set_capacity).apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::Release);
+    assert_eq!(fleet.group.capacity, capacity(1, 1, 1));
+    s.complete(CallResult::LeasesReleased(Ok(())));
+    assert_eq!(s.outcome(), &Outcome::Succeeded);
+}
+
+#[test]
+fn capacity_that_never_reads_back_needs_attention_with_the_numbers() {
+    let mut fleet = single();
+    let mut s = to_finalize(request(), &mut fleet);
+    fleet.set_green_state(GreenState::Finished);
+    s.apply(&mut fleet, is::inspect).apply(&mut fleet, is::inspect);
+    s.apply(&mut fleet, is::detach).apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RestoreCapacity));
+    for _ in 0..MAX_ATTEMPTS {
+        s.apply(&mut fleet, is::inspect);
+        s.complete(CallResult::CapacitySet(Ok(()))); // Spot ignores it
+    }
+    s.apply(&mut fleet, is::inspect);
+    let Outcome::NeedsAttention { reason, left } = s.outcome() else { panic!("{:?}", s.outcome()) };
+    assert!(reason.contains("the deployment succeeded"), "{reason}");
+    assert!(reason.contains("expected [Target 1, Min 1, Max 1]"), "{reason}");
+    assert!(left[0].contains(r#"{"capacity":{"minimum":1,"maximum":1,"target":1}}"#), "{left:?}");
+    assert!(s.issued.iter().any(is::release), "leases are released on the way out");
+    assert_eq!(s.published_kinds().last(), Some(&LifecycleKind::NeedsAttention));
+}
+
+#[test]
+fn finalize_retries_a_failed_detach_then_gives_up_with_instructions() {
+    let mut fleet = single();
+    let mut s = to_finalize(request(), &mut fleet);
+    fleet.set_green_state(GreenState::Finished);
+    s.apply(&mut fleet, is::inspect).apply(&mut fleet, is::inspect);
+    s.expect_call(is::detach);
+    for _ in 1..MAX_ATTEMPTS {
+        s.complete(CallResult::Detached(Err(unavailable())));
+        s.fire_wake(WakeKind::Step).apply(&mut fleet, is::inspect);
+    }
+    s.complete(CallResult::Detached(Err(unavailable())));
+    let Outcome::NeedsAttention { left, .. } = s.outcome() else { panic!("{:?}", s.outcome()) };
+    assert!(left[0].contains("detach and terminate the blue instances of sig-1234abcd"), "{left:?}");
+}
+
+#[test]
+fn spot_not_finishing_in_time_does_not_block_finalize() {
+    let mut fleet = single();
+    let mut s = to_finalize(request(), &mut fleet);
+    fleet.set_green_state(GreenState::InProgress);
+    s.apply(&mut fleet, is::inspect);
+    s.fire_wake(WakeKind::Deadline);
+    assert_eq!(s.now, s.saga.phase_since);
+    assert!(s.now.since(super::harness::T0) >= 10 * MINUTE);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RemoveBlue));
+    assert!(s.noted("Spot did not finish its Blue/Green deployment in time"));
+}
