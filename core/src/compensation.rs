@@ -3,7 +3,7 @@
 
 use crate::cloud::{InstanceState, InstanceView};
 use crate::effect::{CallResult, Command, Inspection, WakeKind};
-use crate::machine::{Cx, GREEN_POLL_MS, MAX_ATTEMPTS, STOP_POLLS, SagaError};
+use crate::machine::{Cx, GREEN_POLL_MS, MAX_ATTEMPTS, READBACK_DELAY_MS, STOP_POLLS, SagaError};
 use crate::ports::RemoteError;
 use crate::request::ROLLOUT_TAG_KEY;
 use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
@@ -13,10 +13,14 @@ impl Cx {
         let group = self.saga.request.elastigroup_id.clone();
         let f = &self.saga.facts;
         match (step, self.saga.stage) {
-            (Compensation::StopDeployment, 0) => {
-                let id = self.deployment_id()?;
-                self.call(Command::StopDeployment(id));
-            }
+            (Compensation::StopDeployment, 0) => match f.deployment_id.clone() {
+                Some(id) => self.call(Command::StopDeployment(id)),
+                // CreateDeployment was sent but its answer never came back: look it up by description.
+                None => {
+                    let spec = self.deployment_spec();
+                    self.call(Command::FindDeployment(spec));
+                }
+            },
             (Compensation::StopDeployment, _) => {
                 let id = self.deployment_id()?;
                 self.call(Command::GetDeployment(id));
@@ -41,6 +45,15 @@ impl Cx {
         let Phase::Compensating { remaining, .. } = &self.saga.phase else { return Ok(()) };
         let Some(step) = remaining.first().copied() else { return Ok(()) };
         match (step, result) {
+            (Compensation::StopDeployment, CallResult::DeploymentFound(r)) => match r {
+                Ok(Some(id)) => {
+                    self.note(format!("found deployment {id}, created by an attempt whose answer was lost"));
+                    self.saga.facts.deployment_id = Some(id.clone());
+                    self.call(Command::StopDeployment(id));
+                }
+                Ok(None) => self.next_compensation("CodeDeploy created no deployment for this rollout"),
+                Err(e) => self.compensation_retry(step, &e),
+            },
             (Compensation::StopDeployment, CallResult::DeploymentStopped(r)) => match r {
                 Ok(()) | Err(RemoteError::Rejected { .. } | RemoteError::NotFound(_)) => {
                     self.saga.stage = 1;
@@ -104,7 +117,8 @@ impl Cx {
                 Compensation::RemoveGreen | Compensation::RestoreCapacity,
                 CallResult::Detached(r) | CallResult::CapacitySet(r),
             ) => match r {
-                Ok(()) => self.act()?,
+                // Spot applies detaches and capacity changes asynchronously: read back after a pause.
+                Ok(()) => self.wake(WakeKind::Step, READBACK_DELAY_MS),
                 Err(e) => self.compensation_retry(step, &e),
             },
             (Compensation::RestoreCapacity, CallResult::Inspected(r)) => match r {
@@ -151,7 +165,7 @@ impl Cx {
             if compensating {
                 self.next_compensation(&note);
             } else {
-                self.enter(Phase::Release, note);
+                self.advance(Phase::Release, note);
             }
         } else if self.saga.stage >= MAX_ATTEMPTS {
             let why = format!("capacity is {now}, expected {snapshot}");
@@ -183,7 +197,7 @@ impl Cx {
     fn next_compensation(&mut self, note: &str) {
         let Phase::Compensating { reason, remaining, left } = self.saga.phase.clone() else { return };
         let rest = remaining.get(1..).unwrap_or_default().to_vec();
-        self.enter(Phase::Compensating { reason, remaining: rest, left }, note);
+        self.advance(Phase::Compensating { reason, remaining: rest, left }, note);
     }
 
     pub(crate) fn end_compensation(&mut self) {
@@ -220,7 +234,7 @@ impl Cx {
                 let finished = seen.green.as_ref().is_none_or(|g| g.state.is_terminal());
                 if finished {
                     let state = seen.green.as_ref().map_or("gone", |g| g.state.as_str()).to_owned();
-                    self.enter(
+                    self.advance(
                         Phase::Finalize(FinalizeStage::RemoveBlue),
                         format!("Spot Blue/Green deployment {state}"),
                     );
@@ -237,7 +251,7 @@ impl Cx {
                     .map(|i| i.id.clone())
                     .collect();
                 if blue.is_empty() {
-                    self.enter(Phase::Finalize(FinalizeStage::RestoreCapacity), "no blue instance left (read back)");
+                    self.advance(Phase::Finalize(FinalizeStage::RestoreCapacity), "no blue instance left (read back)");
                 } else if self.saga.stage >= MAX_ATTEMPTS {
                     let why = format!("{} blue instances still attached", blue.len());
                     let todo = format!("detach and terminate {blue:?} from {}", self.saga.request.elastigroup_id);
@@ -252,7 +266,9 @@ impl Cx {
                 }
             }
             (FinalizeStage::RestoreCapacity, CallResult::Inspected(Ok(seen))) => self.restore_capacity(&seen, false)?,
-            (_, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(()))) => self.act()?,
+            (_, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(()))) => {
+                self.wake(WakeKind::Step, READBACK_DELAY_MS);
+            }
             (_, CallResult::Inspected(Err(e)) | CallResult::Detached(Err(e)) | CallResult::CapacitySet(Err(e))) => {
                 retry(self, &e)
             }
@@ -269,6 +285,7 @@ fn result_name(r: &CallResult) -> &'static str {
         CallResult::LeasesReleased(_) => "ReleaseLeases",
         CallResult::GreenStarted(_) => "StartGreen",
         CallResult::DeploymentCreated(_) => "CreateDeployment",
+        CallResult::DeploymentFound(_) => "FindDeployment",
         CallResult::DeploymentRead(_) => "GetDeployment",
         CallResult::Continued(_) => "ContinueDeployment",
         CallResult::DeploymentStopped(_) => "StopDeployment",

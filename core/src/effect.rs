@@ -78,6 +78,8 @@ pub enum Command {
     },
     /// Create the CodeDeploy deployment, or adopt the one with this description (guarded: F11).
     CreateDeployment(DeploymentSpec),
+    /// Find the deployment created for this spec (by its description), without creating one.
+    FindDeployment(DeploymentSpec),
     /// `GetDeployment`.
     GetDeployment(DeploymentId),
     /// `ContinueDeployment(READY_WAIT)`.
@@ -146,6 +148,8 @@ pub enum CallResult {
     GreenStarted(Result<GreenDeployment, RemoteError>),
     /// [`Command::CreateDeployment`].
     DeploymentCreated(Result<DeploymentId, RemoteError>),
+    /// [`Command::FindDeployment`].
+    DeploymentFound(Result<Option<DeploymentId>, RemoteError>),
     /// [`Command::GetDeployment`].
     DeploymentRead(Result<DeploymentView, RemoteError>),
     /// [`Command::ContinueDeployment`].

@@ -71,8 +71,9 @@ impl Cx {
             },
             (Phase::Verify, CallResult::Health(results)) => self.health(&results),
             (Phase::Release, CallResult::LeasesReleased(r)) => {
-                if let Err(e) = r {
-                    self.note(format!("leases not released ({e}); they expire on their own"));
+                match r {
+                    Ok(()) => self.saga.facts.leases.clear(),
+                    Err(e) => self.note(format!("leases not released ({e}); they expire on their own")),
                 }
                 self.done(Outcome::Succeeded);
             }

@@ -21,6 +21,8 @@ pub const DEPLOYMENT_POLL_MS: u64 = 30_000;
 pub const LOCK_RETRY_MS: u64 = 15_000;
 /// Polls of a stopping deployment before compensation moves on.
 pub const STOP_POLLS: u32 = 12;
+/// Pause between a detach or capacity change and reading the group back to verify it.
+pub const READBACK_DELAY_MS: u64 = 2_000;
 /// Consecutive failed health rounds that fail the gate.
 pub const HEALTH_FAILURES: u32 = 3;
 
@@ -156,6 +158,12 @@ impl Cx {
         self.effects.push(Effect::Wake { fence: self.saga.fence, kind, seq: self.saga.seq, delay_ms });
     }
 
+    /// Finishes the current step with `done_note` (recorded under it), then enters `phase`.
+    pub(crate) fn advance(&mut self, phase: Phase, done_note: impl Into<String>) {
+        self.note(done_note);
+        self.enter(phase, "");
+    }
+
     /// Enters a step: new fence, fresh attempts, a deadline, a history line, then the step's action.
     pub(crate) fn enter(&mut self, phase: Phase, note: impl Into<String>) {
         self.dirty = true;
@@ -167,7 +175,10 @@ impl Cx {
         self.saga.phase_since = self.now;
         let deadline_ms = self.deadline_ms();
         self.saga.deadline = self.now.plus_ms(deadline_ms);
-        self.note(note);
+        let note = note.into();
+        if !note.is_empty() {
+            self.note(note);
+        }
         if !self.saga.phase.is_done() {
             self.effects.push(Effect::Wake {
                 fence: self.saga.fence,
@@ -240,7 +251,7 @@ impl Cx {
         }
         let f = &self.saga.facts;
         let mut steps = Vec::new();
-        if f.deployment_id.is_some() {
+        if f.deployment_id.is_some() || f.create_attempted {
             steps.push(Compensation::StopDeployment);
         }
         // Started but never answered (lost response, cancel in flight): StopGreen finds it by its tags.
@@ -267,8 +278,10 @@ impl Cx {
 
     pub(crate) fn lease_until(&self) -> Timestamp {
         let t = &self.saga.request.timeouts;
-        let minutes =
-            u64::from(t.green_ready_minutes) + u64::from(t.deployment_minutes) + u64::from(t.approval_minutes) + 120;
+        let minutes = u64::from(t.green_ready_minutes)
+            + 2 * u64::from(t.deployment_minutes)
+            + u64::from(t.approval_minutes)
+            + 240;
         self.now.plus_ms(minutes * MINUTE)
     }
 

@@ -91,6 +91,8 @@ pub struct Facts {
     pub warnings: Vec<String>,
     /// StartGreen was attempted, so green instances may exist.
     pub started_green: bool,
+    /// CreateDeployment was attempted, so a deployment may exist even without its id.
+    pub create_attempted: bool,
     /// When the rollout started changing things (Started event).
     pub started_at: Option<Timestamp>,
 }

@@ -27,6 +27,7 @@ impl Cx {
                 self.call(inspect(None));
             }
             Phase::CreateDeployment => {
+                self.saga.facts.create_attempted = true;
                 let spec = self.deployment_spec();
                 self.call(Command::CreateDeployment(spec));
             }
@@ -113,7 +114,7 @@ impl Cx {
                 t.approval_minutes
             )),
             Phase::Finalize(FinalizeStage::AwaitSpot) => {
-                self.enter(Phase::Finalize(FinalizeStage::RemoveBlue), "Spot did not finish its Blue/Green deployment in time; finalizing anyway");
+                self.advance(Phase::Finalize(FinalizeStage::RemoveBlue), "Spot did not finish its Blue/Green deployment in time; finalizing anyway");
             }
             Phase::Finalize(stage) => {
                 let left = match stage {

@@ -65,6 +65,9 @@ impl Executor {
                 };
                 CallResult::DeploymentCreated(result)
             }
+            Command::FindDeployment(spec) => {
+                CallResult::DeploymentFound(self.deployments.find(&spec.group, &spec.description).await)
+            }
             Command::GetDeployment(id) => CallResult::DeploymentRead(self.deployments.get(&id).await),
             Command::ContinueDeployment(id) => CallResult::Continued(self.deployments.continue_deployment(&id).await),
             Command::StopDeployment(id) => CallResult::DeploymentStopped(self.deployments.stop(&id).await),

@@ -45,5 +45,30 @@ fn a_refused_create_compensates_without_a_deployment_to_stop() {
     s.complete(CallResult::DeploymentCreated(Err(rejected("DeploymentLimitExceededException"))));
     let Phase::Compensating { reason, remaining, .. } = s.phase() else { panic!("{}", s.phase().name()) };
     assert!(reason.contains("CodeDeploy did not create the deployment: DeploymentLimitExceededException"), "{reason}");
+    assert_eq!(remaining[..2], [Compensation::StopDeployment, Compensation::StopGreen]);
+    // The create was sent, so compensation first makes sure no deployment exists, without creating one.
+    s.complete(CallResult::DeploymentFound(Ok(None)));
+    let Phase::Compensating { remaining, .. } = s.phase() else { panic!("{}", s.phase().name()) };
     assert_eq!(remaining[0], Compensation::StopGreen);
+    assert!(!s.issued.iter().any(|c| matches!(c, Command::StopDeployment(_))));
+}
+
+#[test]
+fn a_deployment_whose_every_answer_was_lost_is_found_and_stopped() {
+    let mut fleet = Fleet::healthy();
+    let mut s = at_create(&mut fleet);
+    for _ in 1..crate::machine::MAX_ATTEMPTS {
+        s.complete(CallResult::DeploymentCreated(Err(unavailable())));
+        s.fire_wake(WakeKind::Step);
+    }
+    s.complete(CallResult::DeploymentCreated(Err(unavailable())));
+    let Phase::Compensating { remaining, .. } = s.phase() else { panic!("{}", s.phase().name()) };
+    assert_eq!(remaining[0], Compensation::StopDeployment);
+    let Command::FindDeployment(spec) = s.expect_call(|c| matches!(c, Command::FindDeployment(_))) else {
+        unreachable!()
+    };
+    assert_eq!(spec.description, "greenfleet rollout rel-42");
+    s.complete(CallResult::DeploymentFound(Ok(Some(deployment_id()))));
+    assert_eq!(s.saga.facts.deployment_id, Some(deployment_id()));
+    s.expect_call(|c| c == &Command::StopDeployment(deployment_id()));
 }

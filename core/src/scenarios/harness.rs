@@ -146,7 +146,15 @@ impl Scenario {
     fn answer(&mut self, command: &Command, result: CallResult) -> &mut Self {
         let pos = self.calls.iter().position(|(_, c)| c == command).unwrap();
         let (fence, _) = self.calls.remove(pos);
-        self.feed(Input::Completed { fence, result })
+        let changed_spot = matches!(result, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(())));
+        self.feed(Input::Completed { fence, result });
+        // After a detach or capacity change the saga pauses before reading the group back: let it pass.
+        if changed_spot && self.calls.is_empty() {
+            let pause = self.armed_wake(WakeKind::Step).map(|w| w.due.since(self.now));
+            assert_eq!(pause, Some(crate::machine::READBACK_DELAY_MS), "read-back pause after {command:?}");
+            self.fire_wake(WakeKind::Step);
+        }
+        self
     }
 
     /// Lets `fleet` execute the one outstanding call (a Spot command), checked by `expected`.
@@ -258,7 +266,15 @@ impl Scenario {
     pub(super) fn side_effects(&self) -> Vec<&Command> {
         self.issued
             .iter()
-            .filter(|c| !matches!(c, Command::Inspect { .. } | Command::GetDeployment(_) | Command::CheckHealth { .. }))
+            .filter(|c| {
+                !matches!(
+                    c,
+                    Command::Inspect { .. }
+                        | Command::GetDeployment(_)
+                        | Command::FindDeployment(_)
+                        | Command::CheckHealth { .. }
+                )
+            })
             .filter(|c| !matches!(c, Command::AcquireLeases { .. } | Command::ReleaseLeases { .. }))
             .collect()
     }
@@ -274,6 +290,7 @@ fn answers(command: &Command, result: &CallResult) -> bool {
             | (Command::StartGreen { .. }, CallResult::GreenStarted(_))
             | (Command::CreateDeployment(_), CallResult::DeploymentCreated(_))
             | (Command::GetDeployment(_), CallResult::DeploymentRead(_))
+            | (Command::FindDeployment(_), CallResult::DeploymentFound(_))
             | (Command::ContinueDeployment(_), CallResult::Continued(_))
             | (Command::StopDeployment(_), CallResult::DeploymentStopped(_))
             | (Command::StopGreen { .. }, CallResult::GreenStopped(_))

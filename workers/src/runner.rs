@@ -1,0 +1,138 @@
+//! The long-running worker: a few loops per queue, each receiving a batch, handling it message by
+//! message (with a visibility heartbeat while a message takes long), then acking the batch at once.
+//! On shutdown the loops finish the message in hand and stop; the rest is redelivered elsewhere.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use greenfleet_core::ports::{Delivery, MessageQueue};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::worker::{Disposition, Source, Worker};
+
+/// How the worker consumes its queues.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Loops per queue.
+    pub concurrency: usize,
+    /// Messages per receive (SQS allows up to 10).
+    pub batch: usize,
+    /// Long-poll wait per receive.
+    pub wait_ms: u64,
+    /// The queues' visibility timeout; the heartbeat extends it by this much.
+    pub visibility_ms: u64,
+    /// How often a message in hand has its visibility extended.
+    pub heartbeat_ms: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { concurrency: 2, batch: 10, wait_ms: 10_000, visibility_ms: 60_000, heartbeat_ms: 20_000 }
+    }
+}
+
+/// Counters for `/healthz`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages handled and acked.
+    pub acked: AtomicU64,
+    /// Messages left for redelivery.
+    pub retried: AtomicU64,
+    /// Poison messages left to the redrive policy.
+    pub poisoned: AtomicU64,
+    /// Receive errors.
+    pub receive_errors: AtomicU64,
+}
+
+/// Runs until `shutdown` resolves, then lets the loops finish the message in hand.
+pub async fn run(worker: Worker, opts: RunOptions, stats: Arc<Stats>, shutdown: impl Future<Output = ()>) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let deps = worker.deps().clone();
+    for (source, queue) in [(Source::Intake, deps.intake), (Source::Steps, deps.steps), (Source::Events, deps.events)] {
+        for _ in 0..opts.concurrency.max(1) {
+            let (w, q, o, s, rx) = (worker.clone(), queue.clone(), opts.clone(), stats.clone(), stop_rx.clone());
+            tasks.spawn(consume(w, source, q, o, s, rx));
+        }
+    }
+    info!(concurrency = opts.concurrency, "worker running");
+    shutdown.await;
+    info!("shutting down: finishing the messages in hand");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    info!("worker stopped");
+}
+
+async fn consume(
+    worker: Worker,
+    source: Source,
+    queue: Arc<dyn MessageQueue>,
+    opts: RunOptions,
+    stats: Arc<Stats>,
+    mut stop: watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        let batch = tokio::select! {
+            r = queue.receive(opts.batch, opts.wait_ms) => r,
+            _ = stop.changed() => break,
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                stats.receive_errors.fetch_add(1, Ordering::Relaxed);
+                warn!(error = %e, ?source, "receive failed; backing off");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut acks = Vec::new();
+        for d in batch {
+            match with_heartbeat(&worker, source, &*queue, &d, &opts).await {
+                Disposition::Ack => acks.push(d.receipt.clone()),
+                Disposition::Retry(ms) => {
+                    stats.retried.fetch_add(1, Ordering::Relaxed);
+                    let _ = queue.release(&d.receipt, ms).await;
+                }
+                Disposition::Poison(why) => {
+                    stats.poisoned.fetch_add(1, Ordering::Relaxed);
+                    warn!(?source, receive_count = d.receive_count, %why, "poison message left for the dead-letter queue");
+                    let _ = queue.release(&d.receipt, 0).await;
+                }
+            }
+        }
+        if !acks.is_empty() {
+            match queue.ack(&acks).await {
+                Ok(()) => {
+                    stats.acked.fetch_add(acks.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => warn!(error = %e, "ack failed; the messages will be redelivered and found already handled"),
+            }
+        }
+    }
+}
+
+/// Handles one delivery, extending its visibility while it takes long.
+async fn with_heartbeat(
+    worker: &Worker,
+    source: Source,
+    queue: &dyn MessageQueue,
+    d: &Delivery,
+    opts: &RunOptions,
+) -> Disposition {
+    let work = worker.process(source, d);
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval(Duration::from_millis(opts.heartbeat_ms.max(100)));
+    beat.tick().await;
+    loop {
+        tokio::select! {
+            disposition = &mut work => return disposition,
+            _ = beat.tick() => {
+                if let Err(e) = queue.release(&d.receipt, opts.visibility_ms).await {
+                    warn!(error = %e, "visibility heartbeat failed");
+                }
+            }
+        }
+    }
+}
