@@ -1,1 +1,589 @@
-//! codedeploy adapter (in progress).
+//! AWS CodeDeploy through the SDK, implementing core's `Deployments`: [`CodeDeploySdk`].
+//!
+//! The SDK retries throttling and transient failures itself (3 attempts), so calls are not wrapped in
+//! a second retry layer; what still fails is sorted into `RemoteError` for the saga. The translation
+//! between SDK and core types lives in pure functions, tested without a network.
+
+use async_trait::async_trait;
+use aws_sdk_codedeploy::Client;
+use aws_sdk_codedeploy::config::http::HttpResponse;
+use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_codedeploy::types::{
+    self as sdk, AutoRollbackConfiguration, DeploymentGroupInfo, DeploymentInfo, DeploymentReadyAction,
+    DeploymentWaitType, Ec2TagFilter, Ec2TagFilterType, GitHubLocation, GreenFleetProvisioningAction, InstanceAction,
+    RevisionLocation, RevisionLocationType, S3Location, TargetInstances,
+};
+use tracing::{debug, warn};
+
+use greenfleet_core::cloud::{
+    BlueAction, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus, DeploymentType,
+    DeploymentView, GreenProvisioning, InstanceCounts, ReadyAction, TagFilter,
+};
+use greenfleet_core::ids::{DeploymentId, Tag};
+use greenfleet_core::ports::{Deployments, RemoteError};
+use greenfleet_core::request::Revision;
+
+/// `BatchGetDeployments` takes at most this many ids.
+const BATCH: usize = 25;
+/// How many of a group's most recent deployments [`Deployments::find`] looks at by default. Rollouts on a
+/// deployment group are serialized by a lease, so the one sought is among the very latest.
+pub const DEFAULT_FIND_LIMIT: usize = 200;
+
+/// CodeDeploy via `aws_sdk_codedeploy`. Cheap to clone (the SDK client is an `Arc` inside).
+#[derive(Debug, Clone)]
+pub struct CodeDeploySdk {
+    client: Client,
+    find_limit: usize,
+}
+
+impl CodeDeploySdk {
+    /// Wraps a configured SDK client.
+    #[must_use]
+    pub fn new(client: Client) -> Self {
+        Self { client, find_limit: DEFAULT_FIND_LIMIT }
+    }
+
+    /// A client from a loaded AWS configuration (which honours `AWS_ENDPOINT_URL_CODEDEPLOY`).
+    #[must_use]
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(config))
+    }
+
+    /// Changes how many recent deployments [`Deployments::find`] examines (default [`DEFAULT_FIND_LIMIT`]).
+    #[must_use]
+    pub fn with_find_limit(mut self, limit: usize) -> Self {
+        self.find_limit = limit.max(1);
+        self
+    }
+
+    /// Deployments of `group`, newest first as ListDeployments returns them, at most `find_limit`.
+    async fn recent_deployment_ids(&self, group: &DeploymentGroupRef) -> Result<Vec<String>, RemoteError> {
+        let mut ids = Vec::new();
+        let mut next_token = None;
+        loop {
+            let page = self
+                .client
+                .list_deployments()
+                .application_name(&group.application)
+                .deployment_group_name(&group.deployment_group)
+                .set_next_token(next_token)
+                .send()
+                .await
+                .map_err(|e| remote_error("ListDeployments", &group.to_string(), &e))?;
+            ids.extend(page.deployments().iter().cloned());
+            next_token = page.next_token().map(str::to_owned);
+            if ids.len() >= self.find_limit {
+                ids.truncate(self.find_limit);
+                if next_token.is_some() {
+                    debug!(group = %group, limit = self.find_limit, "find looks only at the most recent deployments");
+                }
+                return Ok(ids);
+            }
+            if next_token.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Deployments for CodeDeploySdk {
+    async fn deployment_group(&self, group: &DeploymentGroupRef) -> Result<DeploymentGroupView, RemoteError> {
+        let out = self
+            .client
+            .get_deployment_group()
+            .application_name(&group.application)
+            .deployment_group_name(&group.deployment_group)
+            .send()
+            .await
+            .map_err(|e| remote_error("GetDeploymentGroup", &group.to_string(), &e))?;
+        let info = out.deployment_group_info().ok_or_else(|| {
+            RemoteError::NotFound(format!(
+                "CodeDeploy returned no deployment group {group}; check the names and region"
+            ))
+        })?;
+        Ok(deployment_group_view(group, info))
+    }
+
+    async fn create(&self, spec: &DeploymentSpec) -> Result<DeploymentId, RemoteError> {
+        let out = self
+            .client
+            .create_deployment()
+            .application_name(&spec.group.application)
+            .deployment_group_name(&spec.group.deployment_group)
+            .revision(revision_location(&spec.revision))
+            .target_instances(target_instances(&spec.target_tags))
+            .description(&spec.description)
+            // greenfleet compensates failures itself; CodeDeploy's rollback would start a second deployment.
+            .auto_rollback_configuration(AutoRollbackConfiguration::builder().enabled(false).build())
+            .send()
+            .await
+            .map_err(|e| remote_error("CreateDeployment", &spec.group.to_string(), &e))?;
+        let raw = out.deployment_id().unwrap_or_default();
+        parse_deployment_id(raw, "CreateDeployment")
+    }
+
+    async fn find(&self, group: &DeploymentGroupRef, description: &str) -> Result<Option<DeploymentId>, RemoteError> {
+        let ids = self.recent_deployment_ids(group).await?;
+        for chunk in ids.chunks(BATCH) {
+            let out = self
+                .client
+                .batch_get_deployments()
+                .set_deployment_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| remote_error("BatchGetDeployments", &group.to_string(), &e))?;
+            if let Some(found) = newest_with_description(out.deployments_info(), description) {
+                return parse_deployment_id(found, "BatchGetDeployments").map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    async fn get(&self, id: &DeploymentId) -> Result<DeploymentView, RemoteError> {
+        let out = self
+            .client
+            .get_deployment()
+            .deployment_id(id.as_str())
+            .send()
+            .await
+            .map_err(|e| remote_error("GetDeployment", id.as_str(), &e))?;
+        let info = out
+            .deployment_info()
+            .ok_or_else(|| RemoteError::NotFound(format!("CodeDeploy returned no deployment {id}")))?;
+        Ok(deployment_view(id, info))
+    }
+
+    async fn continue_deployment(&self, id: &DeploymentId) -> Result<(), RemoteError> {
+        self.client
+            .continue_deployment()
+            .deployment_id(id.as_str())
+            .deployment_wait_type(DeploymentWaitType::ReadyWait)
+            .send()
+            .await
+            .map_err(|e| remote_error("ContinueDeployment", id.as_str(), &e))?;
+        Ok(())
+    }
+
+    async fn stop(&self, id: &DeploymentId) -> Result<(), RemoteError> {
+        let out = self
+            .client
+            .stop_deployment()
+            .deployment_id(id.as_str())
+            .auto_rollback_enabled(true)
+            .send()
+            .await
+            .map_err(|e| remote_error("StopDeployment", id.as_str(), &e))?;
+        debug!(deployment = %id, status = ?out.status(), message = ?out.status_message(), "StopDeployment answered");
+        Ok(())
+    }
+}
+
+fn parse_deployment_id(raw: &str, op: &str) -> Result<DeploymentId, RemoteError> {
+    DeploymentId::parse(raw).map_err(|e| RemoteError::Rejected {
+        code: "MalformedDeploymentId".to_owned(),
+        message: format!("CodeDeploy {op} returned deployment id `{raw}` that greenfleet cannot use: {e}"),
+    })
+}
+
+/// The id of the newest deployment among `infos` whose description is exactly `description`.
+fn newest_with_description<'a>(infos: &'a [DeploymentInfo], description: &str) -> Option<&'a str> {
+    infos
+        .iter()
+        .filter(|d| d.description() == Some(description))
+        .max_by_key(|d| d.create_time().copied())
+        .and_then(DeploymentInfo::deployment_id)
+}
+
+/// `GetDeploymentGroup`'s answer as core sees it.
+pub(crate) fn deployment_group_view(name: &DeploymentGroupRef, info: &DeploymentGroupInfo) -> DeploymentGroupView {
+    let deployment_type = match info.deployment_style().and_then(sdk::DeploymentStyle::deployment_type) {
+        Some(sdk::DeploymentType::BlueGreen) => DeploymentType::BlueGreen,
+        // IN_PLACE is CodeDeploy's default when no style is set.
+        _ => DeploymentType::InPlace,
+    };
+    let bg = info.blue_green_deployment_configuration();
+    let green_provisioning = match bg
+        .and_then(|b| b.green_fleet_provisioning_option())
+        .and_then(sdk::GreenFleetProvisioningOption::action)
+    {
+        Some(GreenFleetProvisioningAction::DiscoverExisting) => Some(GreenProvisioning::DiscoverExisting),
+        Some(GreenFleetProvisioningAction::CopyAutoScalingGroup) => Some(GreenProvisioning::CopyAutoScalingGroup),
+        _ => None,
+    };
+    let blue_action = match bg
+        .and_then(|b| b.terminate_blue_instances_on_deployment_success())
+        .and_then(sdk::BlueInstanceTerminationOption::action)
+    {
+        Some(InstanceAction::Terminate) => Some(BlueAction::Terminate),
+        Some(InstanceAction::KeepAlive) => Some(BlueAction::KeepAlive),
+        _ => None,
+    };
+    let ready_action =
+        match bg.and_then(|b| b.deployment_ready_option()).and_then(sdk::DeploymentReadyOption::action_on_timeout) {
+            Some(DeploymentReadyAction::ContinueDeployment) => Some(ReadyAction::ContinueDeployment),
+            Some(DeploymentReadyAction::StopDeployment) => Some(ReadyAction::StopDeployment),
+            _ => None,
+        };
+    let ec2_tag_filters = info.ec2_tag_filters().iter().filter_map(|f| tag_filter(name, f)).collect();
+    DeploymentGroupView {
+        name: name.clone(),
+        deployment_type,
+        green_provisioning,
+        blue_action,
+        ready_action,
+        ec2_tag_filters,
+    }
+}
+
+fn tag_filter(group: &DeploymentGroupRef, f: &Ec2TagFilter) -> Option<TagFilter> {
+    let key = f.key().unwrap_or_default().to_owned();
+    let value = f.value().unwrap_or_default().to_owned();
+    match f.r#type() {
+        Some(Ec2TagFilterType::KeyOnly) => Some(TagFilter { key, value: String::new(), key_only: true }),
+        // A filter without a type but with key and value behaves as KEY_AND_VALUE.
+        Some(Ec2TagFilterType::KeyAndValue) | None if !key.is_empty() => {
+            Some(TagFilter { key, value, key_only: false })
+        }
+        other => {
+            // core's TagFilter has no VALUE_ONLY form; the preflight rules cannot check such a filter.
+            warn!(group = %group, filter_type = ?other, key, value, "ignoring an EC2 tag filter greenfleet cannot represent");
+            None
+        }
+    }
+}
+
+/// `GetDeployment`'s answer as core sees it.
+pub(crate) fn deployment_view(id: &DeploymentId, info: &DeploymentInfo) -> DeploymentView {
+    let status = info
+        .status()
+        .map_or_else(|| DeploymentStatus::Other("(no status)".to_owned()), |s| DeploymentStatus::parse(s.as_str()));
+    let error = info.error_information().and_then(|e| {
+        let code = e.code().map(|c| c.as_str().to_owned()).unwrap_or_default();
+        let message = e.message().unwrap_or_default().to_owned();
+        (!code.is_empty() || !message.is_empty()).then_some((code, message))
+    });
+    let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    let overview = info.deployment_overview().map_or_else(InstanceCounts::default, |o| InstanceCounts {
+        pending: count(o.pending()),
+        in_progress: count(o.in_progress()),
+        succeeded: count(o.succeeded()),
+        failed: count(o.failed()),
+        ready: count(o.ready()),
+    });
+    DeploymentView { id: id.clone(), status, error, overview }
+}
+
+/// core's revision as CodeDeploy's `RevisionLocation`.
+pub(crate) fn revision_location(revision: &Revision) -> RevisionLocation {
+    match revision {
+        Revision::S3(s3) => RevisionLocation::builder()
+            .revision_type(RevisionLocationType::S3)
+            .s3_location(
+                S3Location::builder()
+                    .bucket(&s3.bucket)
+                    .key(&s3.key)
+                    .bundle_type(sdk::BundleType::from(s3.bundle_type.as_str()))
+                    .set_version(s3.version.clone())
+                    .set_e_tag(s3.e_tag.clone())
+                    .build(),
+            )
+            .build(),
+        Revision::GitHub(gh) => RevisionLocation::builder()
+            .revision_type(RevisionLocationType::GitHub)
+            .git_hub_location(GitHubLocation::builder().repository(&gh.repository).commit_id(&gh.commit_id).build())
+            .build(),
+    }
+}
+
+/// Green instances: every one of `tags` (KEY_AND_VALUE).
+pub(crate) fn target_instances(tags: &[Tag]) -> TargetInstances {
+    let filters = tags
+        .iter()
+        .map(|t| Ec2TagFilter::builder().key(&t.key).value(&t.value).r#type(Ec2TagFilterType::KeyAndValue).build())
+        .collect();
+    TargetInstances::builder().set_tag_filters(Some(filters)).build()
+}
+
+/// Service error codes that mean "slow down".
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+];
+/// Service error codes that mean "try again" whatever the status.
+const TRANSIENT: &[&str] =
+    &["InternalFailure", "InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeoutException"];
+/// Service error codes that mean the caller's AWS identity is the problem.
+const CREDENTIALS: &[&str] = &[
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+];
+
+/// Sorts a CodeDeploy service error by what the caller should do; `context` names the call.
+pub(crate) fn classify(status: u16, code: Option<&str>, message: Option<&str>, context: &str) -> RemoteError {
+    let code = code.unwrap_or_default();
+    let said = match (code, message.unwrap_or_default()) {
+        ("", "") => format!("HTTP {status}"),
+        ("", m) | (m, "") => m.to_owned(),
+        (c, m) => format!("{c}: {m}"),
+    };
+    if status == 429 || THROTTLING.contains(&code) {
+        return RemoteError::Throttled { message: format!("{context}: {said}"), retry_after_ms: None };
+    }
+    if code.contains("DoesNotExist") {
+        return RemoteError::NotFound(format!("{context}: {said}; check the names, the account and the region"));
+    }
+    if status >= 500 || TRANSIENT.contains(&code) {
+        return RemoteError::Unavailable(format!("{context}: {said}"));
+    }
+    let hint = if CREDENTIALS.contains(&code) {
+        "; check the AWS credentials and that their policy allows this CodeDeploy action"
+    } else if code == "DeploymentLimitExceededException" {
+        "; another deployment of this group is running: wait for it to end or stop it"
+    } else {
+        ""
+    };
+    let message = format!("{context}: {}{hint}", message.filter(|m| !m.is_empty()).unwrap_or(&said));
+    RemoteError::Rejected { code: if code.is_empty() { format!("HTTP_{status}") } else { code.to_owned() }, message }
+}
+
+/// Any SDK failure as a `RemoteError`, logged with its full cause chain.
+fn remote_error<E>(op: &str, subject: &str, err: &SdkError<E, HttpResponse>) -> RemoteError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let context = format!("CodeDeploy {op} ({subject})");
+    let full = DisplayErrorContext(err).to_string();
+    let mapped = match err {
+        SdkError::ServiceError(e) => classify(e.raw().status().as_u16(), e.err().code(), e.err().message(), &context),
+        SdkError::TimeoutError(_) => RemoteError::Unavailable(format!("{context} timed out")),
+        SdkError::DispatchFailure(d) if d.is_user() => {
+            RemoteError::Rejected { code: "InvalidRequest".to_owned(), message: format!("{context}: {full}") }
+        }
+        SdkError::DispatchFailure(_) => RemoteError::Unavailable(format!("{context} could not be sent: {full}")),
+        SdkError::ResponseError(r) => RemoteError::Unavailable(format!(
+            "{context}: CodeDeploy answered {} with a body the SDK could not read",
+            r.raw().status().as_u16()
+        )),
+        _ => RemoteError::Rejected {
+            code: "RequestConstructionFailed".to_owned(),
+            message: format!("{context} could not be built: {full}; check the AWS region and configuration"),
+        },
+    };
+    if matches!(mapped, RemoteError::NotFound(_)) {
+        debug!(operation = op, subject, error = %full, "CodeDeploy: not found");
+    } else {
+        warn!(operation = op, subject, error = %full, "CodeDeploy call failed");
+    }
+    mapped
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use aws_sdk_codedeploy::error::ConnectorError;
+    use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
+    use aws_sdk_codedeploy::primitives::DateTime;
+    use aws_sdk_codedeploy::types::{
+        BlueGreenDeploymentConfiguration, BlueInstanceTerminationOption, DeploymentOverview, DeploymentReadyOption,
+        DeploymentStyle, ErrorCode, ErrorInformation, GreenFleetProvisioningOption,
+    };
+    use greenfleet_core::request::{BundleType, GitHubRevision, S3Revision};
+
+    use super::*;
+
+    fn dg() -> DeploymentGroupRef {
+        DeploymentGroupRef { application: "web-app".into(), deployment_group: "web-bg".into() }
+    }
+
+    fn filter(key: &str, value: &str, ty: Ec2TagFilterType) -> Ec2TagFilter {
+        Ec2TagFilter::builder().key(key).value(value).r#type(ty).build()
+    }
+
+    #[test]
+    fn a_blue_green_group_maps_every_setting() {
+        let info = DeploymentGroupInfo::builder()
+            .application_name("web-app")
+            .deployment_group_name("web-bg")
+            .deployment_style(
+                DeploymentStyle::builder()
+                    .deployment_type(sdk::DeploymentType::BlueGreen)
+                    .deployment_option(sdk::DeploymentOption::WithTrafficControl)
+                    .build(),
+            )
+            .blue_green_deployment_configuration(
+                BlueGreenDeploymentConfiguration::builder()
+                    .green_fleet_provisioning_option(
+                        GreenFleetProvisioningOption::builder()
+                            .action(GreenFleetProvisioningAction::DiscoverExisting)
+                            .build(),
+                    )
+                    .terminate_blue_instances_on_deployment_success(
+                        BlueInstanceTerminationOption::builder().action(InstanceAction::KeepAlive).build(),
+                    )
+                    .deployment_ready_option(
+                        DeploymentReadyOption::builder()
+                            .action_on_timeout(DeploymentReadyAction::StopDeployment)
+                            .wait_time_in_minutes(60)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .ec2_tag_filters(filter("color", "blue", Ec2TagFilterType::KeyAndValue))
+            .ec2_tag_filters(filter("fleet", "", Ec2TagFilterType::KeyOnly))
+            .ec2_tag_filters(filter("", "orphan", Ec2TagFilterType::ValueOnly))
+            .build();
+        let view = deployment_group_view(&dg(), &info);
+        assert_eq!(view.name, dg());
+        assert_eq!(view.deployment_type, DeploymentType::BlueGreen);
+        assert_eq!(view.green_provisioning, Some(GreenProvisioning::DiscoverExisting));
+        assert_eq!(view.blue_action, Some(BlueAction::KeepAlive));
+        assert_eq!(view.ready_action, Some(ReadyAction::StopDeployment));
+        assert_eq!(
+            view.ec2_tag_filters,
+            vec![
+                TagFilter { key: "color".into(), value: "blue".into(), key_only: false },
+                TagFilter { key: "fleet".into(), value: String::new(), key_only: true },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bare_group_is_in_place_without_blue_green_settings() {
+        let view = deployment_group_view(&dg(), &DeploymentGroupInfo::builder().build());
+        assert_eq!(view.deployment_type, DeploymentType::InPlace);
+        assert_eq!((view.green_provisioning, view.blue_action, view.ready_action), (None, None, None));
+        assert!(view.ec2_tag_filters.is_empty());
+    }
+
+    #[test]
+    fn a_deployment_maps_status_error_and_counts() {
+        let id = DeploymentId::parse("d-ABCDEF123").unwrap();
+        let info = DeploymentInfo::builder()
+            .deployment_id("d-ABCDEF123")
+            .status(sdk::DeploymentStatus::Failed)
+            .error_information(
+                ErrorInformation::builder().code(ErrorCode::NoInstances).message("no instances matched").build(),
+            )
+            .deployment_overview(
+                DeploymentOverview::builder().pending(1).in_progress(2).succeeded(3).failed(4).ready(5).build(),
+            )
+            .build();
+        let view = deployment_view(&id, &info);
+        assert_eq!(view.status, DeploymentStatus::Failed);
+        assert_eq!(view.error, Some(("NO_INSTANCES".to_owned(), "no instances matched".to_owned())));
+        assert_eq!(view.overview, InstanceCounts { pending: 1, in_progress: 2, succeeded: 3, failed: 4, ready: 5 });
+
+        let ready = DeploymentInfo::builder().status(sdk::DeploymentStatus::Ready).build();
+        let view = deployment_view(&id, &ready);
+        assert_eq!(
+            (view.status, view.error, view.overview),
+            (DeploymentStatus::Ready, None, InstanceCounts::default())
+        );
+    }
+
+    #[test]
+    fn revisions_and_targets_are_built_as_codedeploy_expects() {
+        let s3 = revision_location(&Revision::S3(S3Revision {
+            bucket: "bundles".into(),
+            key: "web/1.2.3.zip".into(),
+            bundle_type: BundleType::Zip,
+            version: Some("v7".into()),
+            e_tag: None,
+        }));
+        assert_eq!(s3.revision_type(), Some(&RevisionLocationType::S3));
+        let loc = s3.s3_location().unwrap();
+        assert_eq!(
+            (loc.bucket(), loc.key(), loc.version(), loc.e_tag()),
+            (Some("bundles"), Some("web/1.2.3.zip"), Some("v7"), None)
+        );
+        assert_eq!(loc.bundle_type(), Some(&sdk::BundleType::Zip));
+        let yaml = revision_location(&Revision::S3(S3Revision {
+            bucket: "b".into(),
+            key: "k".into(),
+            bundle_type: BundleType::Yaml,
+            version: None,
+            e_tag: Some("etag".into()),
+        }));
+        assert_eq!(yaml.s3_location().unwrap().bundle_type(), Some(&sdk::BundleType::Yaml));
+
+        let gh = revision_location(&Revision::GitHub(GitHubRevision {
+            repository: "acme/web".into(),
+            commit_id: "abc123".into(),
+        }));
+        assert_eq!(gh.revision_type(), Some(&RevisionLocationType::GitHub));
+        let loc = gh.git_hub_location().unwrap();
+        assert_eq!((loc.repository(), loc.commit_id()), (Some("acme/web"), Some("abc123")));
+
+        let targets =
+            target_instances(&[Tag::new("greenfleet:rollout", "r-1").unwrap(), Tag::new("color", "green").unwrap()]);
+        let filters: Vec<_> =
+            targets.tag_filters().iter().map(|f| (f.key().unwrap(), f.value().unwrap(), f.r#type().cloned())).collect();
+        assert_eq!(
+            filters,
+            vec![
+                ("greenfleet:rollout", "r-1", Some(Ec2TagFilterType::KeyAndValue)),
+                ("color", "green", Some(Ec2TagFilterType::KeyAndValue)),
+            ]
+        );
+    }
+
+    #[test]
+    fn find_picks_the_newest_deployment_with_the_exact_description() {
+        let d = |id: &str, desc: &str, secs: i64| {
+            DeploymentInfo::builder().deployment_id(id).description(desc).create_time(DateTime::from_secs(secs)).build()
+        };
+        let infos = [
+            d("d-OLD", "greenfleet rollout r-1", 100),
+            d("d-NEW", "greenfleet rollout r-1", 200),
+            d("d-OTHER", "greenfleet rollout r-12", 300),
+        ];
+        assert_eq!(newest_with_description(&infos, "greenfleet rollout r-1"), Some("d-NEW"));
+        assert_eq!(newest_with_description(&infos, "greenfleet rollout r-2"), None);
+        assert!(
+            parse_deployment_id("8f0c2f8e-uuid", "CreateDeployment").unwrap_err().to_string().contains("cannot use")
+        );
+    }
+
+    #[test]
+    fn service_errors_are_sorted_by_what_to_do() {
+        let ctx = "CodeDeploy CreateDeployment (web-app/web-bg)";
+        let e = classify(400, Some("DeploymentLimitExceededException"), Some("limit"), ctx);
+        assert!(
+            matches!(&e, RemoteError::Rejected { code, message } if code == "DeploymentLimitExceededException" && message.contains("wait for it")),
+            "{e:?}"
+        );
+        let e = classify(400, Some("DeploymentGroupDoesNotExistException"), Some("No Deployment Group found"), ctx);
+        assert!(matches!(&e, RemoteError::NotFound(m) if m.contains("No Deployment Group found")), "{e:?}");
+        assert!(matches!(classify(400, Some("ThrottlingException"), None, ctx), RemoteError::Throttled { .. }));
+        assert!(matches!(classify(429, None, None, ctx), RemoteError::Throttled { .. }));
+        assert!(matches!(classify(503, Some("ServiceUnavailable"), None, ctx), RemoteError::Unavailable(_)));
+        assert!(matches!(classify(500, None, None, ctx), RemoteError::Unavailable(m) if m.contains("HTTP 500")));
+        let e = classify(400, Some("AccessDeniedException"), Some("not authorized"), ctx);
+        assert!(e.to_string().contains("check the AWS credentials"), "{e}");
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn transport_failures_are_retryable() {
+        let timeout: SdkError<GetDeploymentError, HttpResponse> = SdkError::timeout_error("read timed out");
+        assert!(
+            matches!(remote_error("GetDeployment", "d-1", &timeout), RemoteError::Unavailable(m) if m.contains("timed out"))
+        );
+        let refused: SdkError<GetDeploymentError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io("connection refused".into()));
+        let e = remote_error("GetDeployment", "d-1", &refused);
+        assert!(matches!(&e, RemoteError::Unavailable(m) if m.contains("connection refused")), "{e:?}");
+        let built: SdkError<GetDeploymentError, HttpResponse> = SdkError::construction_failure("no region");
+        assert!(matches!(remote_error("GetDeployment", "d-1", &built), RemoteError::Rejected { .. }));
+    }
+}

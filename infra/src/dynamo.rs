@@ -1,1 +1,286 @@
-//! dynamo adapter (in progress).
+//! The DynamoDB table: sagas behind `SagaStore`, leases behind `Leases` (in the `leases` submodule).
+//!
+//! One table, partition key `pk` (S), no sort key:
+//!
+//! * saga items, `pk = saga#<rollout id>`: `version` (N), `state` (S, the whole [`Saga`] as JSON,
+//!   history included, so state and history change in one conditional write), `phase` (S),
+//!   `createdAt` / `updatedAt` (N, ms), `deploymentId` (S, once known), `status` (`active` | `done`)
+//!   and `summary` (S, the [`SagaSummary`] as JSON, so listing never reads whole sagas);
+//! * lease items, `pk = lease#<key>`: `holder` (S), `until` (N, ms).
+//!
+//! Indexes (see [`crate::provision`]): `by-deployment` (pk `deploymentId`, keys only) answers
+//! `find_by_deployment`; `by-status` (pk `status`, sk `updatedAt`, projecting `summary`) answers
+//! `list_active` and `list_recent`. Nothing here scans the table.
+
+mod leases;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use greenfleet_core::ids::{DeploymentId, RolloutId};
+use greenfleet_core::ports::{SagaStore, StoreError};
+use greenfleet_core::saga::{Saga, SagaSummary};
+
+use crate::aws::classify;
+
+/// The table's partition key.
+pub(crate) const PK: &str = "pk";
+/// The index from a CodeDeploy deployment id to its saga.
+pub(crate) const BY_DEPLOYMENT: &str = "by-deployment";
+/// The index of sagas by `status`, sorted by `updatedAt`.
+pub(crate) const BY_STATUS: &str = "by-status";
+/// Saga attribute: the CodeDeploy deployment id (key of [`BY_DEPLOYMENT`]).
+pub(crate) const DEPLOYMENT_ID: &str = "deploymentId";
+/// Saga attribute: `active` or `done` (key of [`BY_STATUS`]).
+pub(crate) const STATUS: &str = "status";
+/// Saga attribute: last change in ms (sort key of [`BY_STATUS`]).
+pub(crate) const UPDATED_AT: &str = "updatedAt";
+/// Saga attribute: the list view as JSON (projected into [`BY_STATUS`]).
+pub(crate) const SUMMARY: &str = "summary";
+
+const VERSION: &str = "version";
+const STATE: &str = "state";
+const PHASE: &str = "phase";
+const CREATED_AT: &str = "createdAt";
+const STATUS_ACTIVE: &str = "active";
+const STATUS_DONE: &str = "done";
+
+/// Sagas and leases in one DynamoDB table. Cheap to clone; clones share the SDK client.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// The store in `table` (created by `greenfleet infra up`), reached through `client`.
+    #[must_use]
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The store in `table` with a new client built from `cfg`.
+    #[must_use]
+    pub fn from_config(cfg: &SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(cfg), table)
+    }
+
+    /// The table's name.
+    #[must_use]
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Maps a failed call. Throttling, 5xx and network failures are retryable (`Unavailable`); so is a
+    /// missing table or a permission problem, which the operator fixes while messages wait in the queue.
+    /// A refused item (validation: too large, malformed) is `Corrupt`.
+    fn error<E>(&self, op: &str, err: &SdkError<E, HttpResponse>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let c = classify(err);
+        tracing::warn!(table = %self.table, op, error = %c.message, "DynamoDB call failed");
+        match c.code.as_deref() {
+            _ if c.retryable => StoreError::Unavailable(format!("DynamoDB {op} on {}: {}", self.table, c.message)),
+            Some("ResourceNotFoundException") => StoreError::Unavailable(format!(
+                "table {} (or its index) does not exist; run `greenfleet infra up` ({op}: {})",
+                self.table, c.message
+            )),
+            Some("ValidationException" | "ItemCollectionSizeLimitExceededException") => StoreError::Corrupt(format!(
+                "DynamoDB refused {op} on {}: {}; the item is malformed or too large (400 KB limit)",
+                self.table, c.message
+            )),
+            _ => StoreError::Unavailable(format!(
+                "DynamoDB refused {op} on {}: {}; check the table and the caller's permissions",
+                self.table, c.message
+            )),
+        }
+    }
+
+    /// Queries one index partition, following pagination until `limit` items (if any) were read.
+    async fn query(
+        &self,
+        index: &str,
+        key_attr: &str,
+        key_value: &str,
+        newest_first: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#k = :v")
+                .expression_attribute_names("#k", key_attr)
+                .expression_attribute_values(":v", AttributeValue::S(key_value.to_owned()))
+                .scan_index_forward(!newest_first)
+                .set_exclusive_start_key(start.take());
+            if let Some(limit) = limit {
+                let left = limit.saturating_sub(items.len());
+                q = q.limit(i32::try_from(left).unwrap_or(i32::MAX));
+            }
+            let out = q.send().await.map_err(|e| self.error("Query", &e))?;
+            items.extend(out.items().iter().cloned());
+            if limit.is_some_and(|l| items.len() >= l) {
+                break;
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+}
+
+fn saga_pk(id: &RolloutId) -> String {
+    format!("saga#{id}")
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The item that stores `saga`.
+fn saga_item(saga: &Saga) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let state = serde_json::to_string(saga)
+        .map_err(|e| StoreError::Corrupt(format!("saga {} could not be encoded as JSON: {e}", saga.id)))?;
+    let summary = serde_json::to_string(&saga.summary())
+        .map_err(|e| StoreError::Corrupt(format!("summary of saga {} could not be encoded: {e}", saga.id)))?;
+    let status = if saga.phase.is_done() { STATUS_DONE } else { STATUS_ACTIVE };
+    let mut item = HashMap::from([
+        (PK.to_owned(), s(saga_pk(&saga.id))),
+        (VERSION.to_owned(), n(saga.version)),
+        (STATE.to_owned(), s(state)),
+        (PHASE.to_owned(), s(saga.phase.name())),
+        (CREATED_AT.to_owned(), n(saga.created_at.0)),
+        (UPDATED_AT.to_owned(), n(saga.updated_at.0)),
+        (STATUS.to_owned(), s(status)),
+        (SUMMARY.to_owned(), s(summary)),
+    ]);
+    if let Some(d) = &saga.facts.deployment_id {
+        item.insert(DEPLOYMENT_ID.to_owned(), s(d.as_str()));
+    }
+    Ok(item)
+}
+
+fn string_attr<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn corrupt(table: &str, pk: Option<&str>, what: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "item {} in table {table}: {what}; it was edited by hand or written by another version; fix or delete it",
+        pk.unwrap_or("(no pk)")
+    ))
+}
+
+fn decode_saga(table: &str, item: &HashMap<String, AttributeValue>) -> Result<Saga, StoreError> {
+    let pk = string_attr(item, PK);
+    let state = string_attr(item, STATE).ok_or_else(|| corrupt(table, pk, "no `state` string"))?;
+    let saga: Saga =
+        serde_json::from_str(state).map_err(|e| corrupt(table, pk, &format!("`state` is not a saga: {e}")))?;
+    let version = item.get(VERSION).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok());
+    if version != Some(saga.version) {
+        return Err(corrupt(table, pk, &format!("`version` {version:?} differs from the state's {}", saga.version)));
+    }
+    Ok(saga)
+}
+
+fn decode_summary(table: &str, item: &HashMap<String, AttributeValue>) -> Result<SagaSummary, StoreError> {
+    let pk = string_attr(item, PK);
+    let summary = string_attr(item, SUMMARY).ok_or_else(|| corrupt(table, pk, "no `summary` string"))?;
+    serde_json::from_str(summary).map_err(|e| corrupt(table, pk, &format!("`summary` is not a saga summary: {e}")))
+}
+
+#[async_trait]
+impl SagaStore for DynamoStore {
+    async fn create(&self, saga: &Saga) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(saga_item(saga)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(self.error("PutItem", &e)),
+        }
+    }
+
+    async fn load(&self, id: &RolloutId) -> Result<Option<Saga>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(saga_pk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("GetItem", &e))?;
+        out.item().map(|item| decode_saga(&self.table, item)).transpose()
+    }
+
+    async fn save(&self, saga: &Saga, expected_version: u64) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(saga_item(saga)?))
+            .condition_expression("#v = :expected")
+            .expression_attribute_names("#v", VERSION)
+            .expression_attribute_values(":expected", n(expected_version))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(self.error("PutItem", &e)),
+        }
+    }
+
+    async fn find_by_deployment(&self, id: &DeploymentId) -> Result<Option<RolloutId>, StoreError> {
+        let items = self.query(BY_DEPLOYMENT, DEPLOYMENT_ID, id.as_str(), false, Some(1)).await?;
+        let Some(item) = items.first() else { return Ok(None) };
+        let pk = string_attr(item, PK);
+        let raw = pk.and_then(|p| p.strip_prefix("saga#")).ok_or_else(|| corrupt(&self.table, pk, "not a saga key"))?;
+        RolloutId::parse(raw).map(Some).map_err(|e| corrupt(&self.table, pk, &e.to_string()))
+    }
+
+    async fn list_active(&self) -> Result<Vec<SagaSummary>, StoreError> {
+        let items = self.query(BY_STATUS, STATUS, STATUS_ACTIVE, false, None).await?;
+        let mut v = items.iter().map(|i| decode_summary(&self.table, i)).collect::<Result<Vec<_>, _>>()?;
+        // Same order as the in-memory store: oldest rollout first.
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(v)
+    }
+
+    async fn list_recent(&self, limit: usize) -> Result<Vec<SagaSummary>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let items = self.query(BY_STATUS, STATUS, STATUS_DONE, true, Some(limit)).await?;
+        items.iter().take(limit).map(|i| decode_summary(&self.table, i)).collect()
+    }
+}

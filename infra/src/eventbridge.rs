@@ -1,1 +1,85 @@
-//! eventbridge adapter (in progress).
+//! greenfleet's lifecycle events on its EventBridge bus, behind core's `EventBus` port.
+//!
+//! Each event goes out as `source = "greenfleet"`, `detail-type = "Rollout <Kind>"` and the
+//! [`LifecycleEvent`] as its JSON `detail`, so subscribers match on detail-type and read the detail.
+//! The rules that route events (CodeDeploy → events queue, rollout requests → intake queue) are
+//! created by [`crate::provision`].
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use greenfleet_core::event::{EVENT_SOURCE, LifecycleEvent};
+use greenfleet_core::ports::{EventBus, QueueError};
+
+use crate::aws::classify;
+
+/// An EventBridge bus greenfleet publishes to. Cheap to clone; clones share the SDK client.
+#[derive(Debug, Clone)]
+pub struct EventBridgeBus {
+    client: Client,
+    bus_name: String,
+}
+
+impl EventBridgeBus {
+    /// Publishes to `bus_name` (a name or ARN, as created by `greenfleet infra up`) through `client`.
+    #[must_use]
+    pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
+        Self { client, bus_name: bus_name.into() }
+    }
+
+    /// Publishes to `bus_name` with a new client built from `cfg`.
+    #[must_use]
+    pub fn from_config(cfg: &SdkConfig, bus_name: impl Into<String>) -> Self {
+        Self::new(Client::new(cfg), bus_name)
+    }
+
+    /// The bus's name.
+    #[must_use]
+    pub fn bus_name(&self) -> &str {
+        &self.bus_name
+    }
+}
+
+#[async_trait]
+impl EventBus for EventBridgeBus {
+    async fn publish(&self, event: &LifecycleEvent) -> Result<(), QueueError> {
+        let detail = serde_json::to_string(event)
+            .map_err(|e| QueueError::Rejected(format!("lifecycle event {} is not JSON: {e}", event.event_id)))?;
+        let entry = PutEventsRequestEntry::builder()
+            .source(EVENT_SOURCE)
+            .detail_type(event.kind.detail_type())
+            .detail(detail)
+            .event_bus_name(&self.bus_name)
+            .build();
+        let out = self.client.put_events().entries(entry).send().await.map_err(|e| {
+            let c = classify(&e);
+            tracing::warn!(bus = %self.bus_name, event = %event.event_id, error = %c.message, "PutEvents failed");
+            match c.code.as_deref() {
+                _ if c.retryable => QueueError::Unavailable(format!("EventBridge PutEvents: {}", c.message)),
+                Some("ResourceNotFoundException") => QueueError::Rejected(format!(
+                    "event bus {} does not exist; run `greenfleet infra up` ({})",
+                    self.bus_name, c.message
+                )),
+                _ => QueueError::Rejected(format!(
+                    "EventBridge refused PutEvents on bus {}: {}; check the bus name and the caller's permissions",
+                    self.bus_name, c.message
+                )),
+            }
+        })?;
+        if out.failed_entry_count() > 0 {
+            let why = out
+                .entries()
+                .iter()
+                .find(|e| e.error_code().is_some())
+                .map(|e| format!("{}: {}", e.error_code().unwrap_or_default(), e.error_message().unwrap_or_default()))
+                .unwrap_or_else(|| "no error given".to_owned());
+            tracing::warn!(bus = %self.bus_name, event = %event.event_id, error = %why, "PutEvents entry failed");
+            return Err(QueueError::Unavailable(format!(
+                "EventBridge did not accept event {} on bus {}: {why}",
+                event.event_id, self.bus_name
+            )));
+        }
+        Ok(())
+    }
+}

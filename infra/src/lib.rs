@@ -2,6 +2,7 @@
 //!
 //! * [`spot`] — the Spot Elastigroup REST API (reqwest), implementing `Elastigroups`.
 //! * [`codedeploy`] — AWS CodeDeploy through the SDK, implementing `Deployments`.
+//! * [`health`] — HTTP health checks against green instances, implementing `HealthProbe`.
 //! * [`sqs`] — SQS queues (intake, steps, events) implementing `MessageQueue`.
 //! * [`dynamo`] — the DynamoDB table: sagas (`SagaStore`) and leases (`Leases`).
 //! * [`eventbridge`] — greenfleet's lifecycle events (`EventBus`) and the rules that route events.
@@ -12,6 +13,10 @@ pub mod aws;
 pub mod codedeploy;
 pub mod dynamo;
 pub mod eventbridge;
+pub mod health;
 pub mod provision;
 pub mod spot;
 pub mod sqs;
+
+#[cfg(test)]
+mod contract;

@@ -1,1 +1,427 @@
-//! provision adapter (in progress).
+//! `greenfleet infra up` / `down`: the queues, table, bus and rules greenfleet runs on, created
+//! idempotently from one name prefix.
+//!
+//! With the default prefix `greenfleet`:
+//!
+//! | resource | name |
+//! |---|---|
+//! | SQS queues, each with a dead-letter queue and a redrive policy | `greenfleet-intake`, `greenfleet-steps`, `greenfleet-events` (+ `-dlq`) |
+//! | DynamoDB table (indexes `by-deployment`, `by-status`) | `greenfleet` |
+//! | EventBridge bus for lifecycle events and rollout requests | `greenfleet` |
+//! | rule on the **default** bus: CodeDeploy state changes → events queue | `greenfleet-codedeploy` |
+//! | rule on greenfleet's bus: `Rollout Requested` → intake queue | `greenfleet-requests` |
+//!
+//! Running `infra_up` again changes nothing that is already right and repairs what is not (queue
+//! attributes, rule patterns, targets, queue policies).
+
+pub(crate) mod queues;
+pub(crate) mod rules;
+pub(crate) mod table;
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::config::http::HttpResponse;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+
+use crate::aws::classify;
+
+/// The default prefix of every resource name.
+pub const DEFAULT_PREFIX: &str = "greenfleet";
+/// The detail-type of a rollout request published on greenfleet's bus.
+pub const ROLLOUT_REQUESTED: &str = "Rollout Requested";
+/// The detail-types of the CodeDeploy events greenfleet follows.
+pub const CODEDEPLOY_DETAIL_TYPES: [&str; 2] =
+    ["CodeDeploy Deployment State-change Notification", "CodeDeploy Instance State-change Notification"];
+
+/// Longest prefix: keeps `<prefix>-events-dlq` within SQS's 80 characters and rule names within 64.
+const MAX_PREFIX_LEN: usize = 40;
+
+/// greenfleet's three queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueKind {
+    /// Rollout requests, sent directly or routed from greenfleet's bus.
+    Intake,
+    /// Step and timer messages (delayed), internal to the saga.
+    Steps,
+    /// CodeDeploy state-change events routed from the default bus.
+    Events,
+}
+
+impl QueueKind {
+    /// Every queue, in provisioning order.
+    pub const ALL: [Self; 3] = [Self::Intake, Self::Steps, Self::Events];
+
+    /// The suffix in the queue's name.
+    #[must_use]
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Intake => "intake",
+            Self::Steps => "steps",
+            Self::Events => "events",
+        }
+    }
+}
+
+/// Every resource name, derived from one prefix so that several installations (or tests) can share
+/// an account without clashing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Self { prefix: DEFAULT_PREFIX.to_owned() }
+    }
+}
+
+impl Names {
+    /// Names under `prefix`: 3–40 letters, digits, `-` or `_`, starting with a letter or digit.
+    pub fn new(prefix: &str) -> Result<Self, ProvisionError> {
+        let invalid = |reason: String| ProvisionError::InvalidPrefix { prefix: prefix.to_owned(), reason };
+        if prefix.len() < 3 || prefix.len() > MAX_PREFIX_LEN {
+            return Err(invalid(format!("it must be 3 to {MAX_PREFIX_LEN} characters long")));
+        }
+        if let Some(c) = prefix.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))) {
+            return Err(invalid(format!("`{c}` is not allowed; use letters, digits, `-` and `_`")));
+        }
+        if !prefix.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(invalid("it must start with a letter or a digit".into()));
+        }
+        if prefix == "default" {
+            return Err(invalid("`default` is the name of EventBridge's default bus; choose another".into()));
+        }
+        Ok(Self { prefix: prefix.to_owned() })
+    }
+
+    /// The prefix.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A queue's name, e.g. `greenfleet-steps`.
+    #[must_use]
+    pub fn queue(&self, kind: QueueKind) -> String {
+        format!("{}-{}", self.prefix, kind.suffix())
+    }
+
+    /// A queue's dead-letter queue, e.g. `greenfleet-steps-dlq`.
+    #[must_use]
+    pub fn dlq(&self, kind: QueueKind) -> String {
+        format!("{}-{}-dlq", self.prefix, kind.suffix())
+    }
+
+    /// The DynamoDB table.
+    #[must_use]
+    pub fn table(&self) -> String {
+        self.prefix.clone()
+    }
+
+    /// greenfleet's EventBridge bus.
+    #[must_use]
+    pub fn bus(&self) -> String {
+        self.prefix.clone()
+    }
+
+    /// The rule on the default bus that sends CodeDeploy events to the events queue.
+    #[must_use]
+    pub fn codedeploy_rule(&self) -> String {
+        format!("{}-codedeploy", self.prefix)
+    }
+
+    /// The rule on greenfleet's bus that sends rollout requests to the intake queue.
+    #[must_use]
+    pub fn requests_rule(&self) -> String {
+        format!("{}-requests", self.prefix)
+    }
+}
+
+/// Settings of `infra up` beyond the names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionOptions {
+    /// Receives before a message moves to its dead-letter queue (SQS `maxReceiveCount`, 1–1000).
+    pub max_receive_count: u32,
+    /// How long a received message stays hidden before it is redelivered, in seconds.
+    pub visibility_timeout_secs: u32,
+    /// Only CodeDeploy events of these applications are routed to the events queue (empty = all).
+    pub codedeploy_applications: Vec<String>,
+    /// How long to wait for a new table and its indexes to become ACTIVE.
+    pub table_wait: Duration,
+}
+
+impl Default for ProvisionOptions {
+    fn default() -> Self {
+        Self {
+            max_receive_count: 5,
+            visibility_timeout_secs: 60,
+            codedeploy_applications: Vec::new(),
+            table_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A queue and its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// Queue name.
+    pub name: String,
+    /// Queue URL (what `SqsQueue` takes).
+    pub url: String,
+    /// Queue ARN.
+    pub arn: String,
+    /// Dead-letter queue URL.
+    pub dlq_url: String,
+    /// Dead-letter queue ARN.
+    pub dlq_arn: String,
+}
+
+/// What `infra up` created or found: everything a worker needs to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    /// The intake queue.
+    pub intake: QueueInfo,
+    /// The steps queue.
+    pub steps: QueueInfo,
+    /// The events queue.
+    pub events: QueueInfo,
+    /// The DynamoDB table's name.
+    pub table: String,
+    /// greenfleet's bus name.
+    pub bus_name: String,
+    /// greenfleet's bus ARN.
+    pub bus_arn: String,
+    /// ARN of the default-bus rule for CodeDeploy events.
+    pub codedeploy_rule_arn: String,
+    /// ARN of the rule for rollout requests on greenfleet's bus.
+    pub requests_rule_arn: String,
+}
+
+impl Provisioned {
+    /// The queue of `kind`.
+    #[must_use]
+    pub fn queue(&self, kind: QueueKind) -> &QueueInfo {
+        match kind {
+            QueueKind::Intake => &self.intake,
+            QueueKind::Steps => &self.steps,
+            QueueKind::Events => &self.events,
+        }
+    }
+}
+
+/// Why provisioning failed, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvisionError {
+    /// The prefix cannot name AWS resources.
+    #[error("invalid resource prefix `{prefix}`: {reason}")]
+    InvalidPrefix {
+        /// The prefix given.
+        prefix: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The options are out of range.
+    #[error("invalid provisioning option: {0}")]
+    InvalidOption(String),
+    /// An AWS call failed.
+    #[error(
+        "{service} {op} on `{resource}` failed: {message}; check credentials, region and AWS_ENDPOINT_URL, then run `greenfleet infra up` again"
+    )]
+    Aws {
+        /// `SQS`, `DynamoDB` or `EventBridge`.
+        service: &'static str,
+        /// The API call.
+        op: &'static str,
+        /// The resource it was about.
+        resource: String,
+        /// The error chain.
+        message: String,
+        /// Whether retrying may help (throttling, 5xx, network).
+        retryable: bool,
+    },
+    /// A queue of that name was deleted less than 60 seconds ago.
+    #[error(
+        "queue `{0}` was deleted recently; SQS refuses to re-create it for 60 s: wait a minute and run `greenfleet infra up` again"
+    )]
+    QueueDeletedRecently(String),
+    /// The table exists with a different shape.
+    #[error(
+        "table `{table}` exists but {problem}; delete it (`greenfleet infra down`) or choose another prefix, then run `greenfleet infra up` again"
+    )]
+    TableShape {
+        /// The table.
+        table: String,
+        /// What differs.
+        problem: String,
+    },
+    /// The table did not become ACTIVE in time.
+    #[error(
+        "table `{table}` is still {status} after {waited_secs} s; run `greenfleet infra up` again later, or check the table in the DynamoDB console"
+    )]
+    TableNotActive {
+        /// The table.
+        table: String,
+        /// Its last status.
+        status: String,
+        /// How long we waited.
+        waited_secs: u64,
+    },
+    /// EventBridge refused a rule target.
+    #[error(
+        "EventBridge refused the target of rule `{rule}`: {message}; check the queue ARN and run `greenfleet infra up` again"
+    )]
+    Target {
+        /// The rule.
+        rule: String,
+        /// EventBridge's reason.
+        message: String,
+    },
+    /// A response lacked a field it should have (an ARN, a URL).
+    #[error("{0}; the endpoint answered incompletely: check AWS_ENDPOINT_URL and run `greenfleet infra up` again")]
+    Incomplete(String),
+}
+
+impl ProvisionError {
+    /// Whether running the same provisioning again may succeed without changing anything.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Aws { retryable: true, .. } | Self::QueueDeletedRecently(_) | Self::TableNotActive { .. })
+    }
+}
+
+/// Wraps a failed SDK call.
+fn aws_error<E>(
+    service: &'static str,
+    op: &'static str,
+    resource: &str,
+    err: &SdkError<E, HttpResponse>,
+) -> ProvisionError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let c = classify(err);
+    tracing::warn!(service, op, resource, error = %c.message, "provisioning call failed");
+    ProvisionError::Aws { service, op, resource: resource.to_owned(), message: c.message, retryable: c.retryable }
+}
+
+fn check_options(opts: &ProvisionOptions) -> Result<(), ProvisionError> {
+    if !(1..=1000).contains(&opts.max_receive_count) {
+        return Err(ProvisionError::InvalidOption(format!(
+            "max_receive_count is {}; SQS accepts 1 to 1000",
+            opts.max_receive_count
+        )));
+    }
+    if opts.visibility_timeout_secs > 43_200 {
+        return Err(ProvisionError::InvalidOption(format!(
+            "visibility_timeout_secs is {}; SQS accepts at most 43200 (12 hours)",
+            opts.visibility_timeout_secs
+        )));
+    }
+    Ok(())
+}
+
+/// Creates (or repairs) everything greenfleet needs, and returns how to reach it.
+///
+/// Idempotent: call it on every deploy. Order matters only for ARNs: queues first, then the table,
+/// the bus, the rules and their targets, and last the queue policies that name the rules.
+pub async fn infra_up(cfg: &SdkConfig, names: &Names, opts: &ProvisionOptions) -> Result<Provisioned, ProvisionError> {
+    check_options(opts)?;
+    let sqs = aws_sdk_sqs::Client::new(cfg);
+    let ddb = aws_sdk_dynamodb::Client::new(cfg);
+    let eb = aws_sdk_eventbridge::Client::new(cfg);
+
+    let spec = queues::QueueSpec {
+        visibility_timeout_secs: opts.visibility_timeout_secs,
+        max_receive_count: opts.max_receive_count,
+    };
+    let intake =
+        queues::ensure_pair(&sqs, &names.queue(QueueKind::Intake), &names.dlq(QueueKind::Intake), spec).await?;
+    let steps = queues::ensure_pair(&sqs, &names.queue(QueueKind::Steps), &names.dlq(QueueKind::Steps), spec).await?;
+    let events =
+        queues::ensure_pair(&sqs, &names.queue(QueueKind::Events), &names.dlq(QueueKind::Events), spec).await?;
+
+    let table = names.table();
+    table::ensure(&ddb, &table, opts.table_wait).await?;
+
+    let bus_name = names.bus();
+    let bus_arn = rules::ensure_bus(&eb, &bus_name).await?;
+
+    let codedeploy_rule_arn = rules::ensure_rule_to_queue(
+        &eb,
+        None,
+        &names.codedeploy_rule(),
+        &rules::codedeploy_pattern(&opts.codedeploy_applications),
+        "CodeDeploy state changes for greenfleet",
+        &events.arn,
+    )
+    .await?;
+    queues::allow_rule(&sqs, &events, &codedeploy_rule_arn).await?;
+
+    let requests_rule_arn = rules::ensure_rule_to_queue(
+        &eb,
+        Some(&bus_name),
+        &names.requests_rule(),
+        &rules::requests_pattern(),
+        "Rollout requests for greenfleet",
+        &intake.arn,
+    )
+    .await?;
+    queues::allow_rule(&sqs, &intake, &requests_rule_arn).await?;
+
+    tracing::info!(prefix = names.prefix(), "greenfleet infrastructure is in place");
+    Ok(Provisioned { intake, steps, events, table, bus_name, bus_arn, codedeploy_rule_arn, requests_rule_arn })
+}
+
+/// Deletes everything `infra_up` created under `names`; what is already gone is skipped.
+///
+/// Meant for tests and for tearing down a trial installation: queued messages and saga records are lost.
+pub async fn infra_down(cfg: &SdkConfig, names: &Names) -> Result<(), ProvisionError> {
+    let sqs = aws_sdk_sqs::Client::new(cfg);
+    let ddb = aws_sdk_dynamodb::Client::new(cfg);
+    let eb = aws_sdk_eventbridge::Client::new(cfg);
+
+    rules::delete_rule(&eb, None, &names.codedeploy_rule()).await?;
+    rules::delete_rule(&eb, Some(&names.bus()), &names.requests_rule()).await?;
+    rules::delete_bus(&eb, &names.bus()).await?;
+    table::delete(&ddb, &names.table()).await?;
+    for kind in QueueKind::ALL {
+        queues::delete(&sqs, &names.queue(kind)).await?;
+        queues::delete(&sqs, &names.dlq(kind)).await?;
+    }
+    tracing::info!(prefix = names.prefix(), "greenfleet infrastructure deleted");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_derive_from_the_prefix() {
+        let n = Names::default();
+        assert_eq!(n.queue(QueueKind::Intake), "greenfleet-intake");
+        assert_eq!(n.dlq(QueueKind::Events), "greenfleet-events-dlq");
+        assert_eq!(n.table(), "greenfleet");
+        assert_eq!(n.bus(), "greenfleet");
+        assert_eq!(n.codedeploy_rule(), "greenfleet-codedeploy");
+        assert_eq!(n.requests_rule(), "greenfleet-requests");
+    }
+
+    #[test]
+    fn bad_prefixes_are_refused_with_the_rule() {
+        for (p, why) in [("ab", "3 to 40"), ("a.b.c", "`.`"), ("-abc", "start with"), ("default", "default bus")] {
+            let e = Names::new(p).expect_err("should be refused").to_string();
+            assert!(e.contains(why), "{p}: {e}");
+        }
+        assert!(Names::new(&"x".repeat(41)).is_err());
+        assert!(Names::new("gf_test-1").is_ok());
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let o = ProvisionOptions { max_receive_count: 0, ..ProvisionOptions::default() };
+        assert!(check_options(&o).expect_err("should be refused").to_string().contains("1 to 1000"));
+        assert!(check_options(&ProvisionOptions::default()).is_ok());
+    }
+}

@@ -1,1 +1,18 @@
-//! Spot REST client (in progress).
+//! The Spot Elastigroup REST API (`https://api.spotinst.io`), implementing core's `Elastigroups`.
+//!
+//! * `config` — [`SpotConfig`] and the secret [`SpotToken`].
+//! * `client` — [`SpotHttpClient`]: requests, retries, the port.
+//! * `wire` — Spot's JSON envelopes and items, and their translation into core's types.
+//! * `error` — sorting HTTP failures into `RemoteError`; [`SpotSetupError`].
+
+mod client;
+mod config;
+mod error;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::SpotHttpClient;
+pub use config::{DEFAULT_BASE_URL, SpotConfig, SpotToken};
+pub use error::SpotSetupError;

@@ -1,0 +1,171 @@
+//! Sorting Spot's failures into core's `RemoteError`: what the caller should do about each. Messages
+//! name the call and say what to fix; the token never appears in them (it travels only in a header).
+
+use greenfleet_core::ports::RemoteError;
+
+use super::wire::ErrorEnvelope;
+
+/// Why a [`super::SpotHttpClient`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SpotSetupError {
+    /// The token is empty.
+    #[error("the Spot token is empty; set SPOTINST_TOKEN to an API token from the Spot console")]
+    EmptyToken,
+    /// The base URL does not parse.
+    #[error("Spot base URL `{url}` is not a valid http(s) URL: {reason}")]
+    BaseUrl {
+        /// The URL given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The HTTP client could not be built (TLS setup).
+    #[error("could not build the HTTP client for Spot: {0}")]
+    Http(String),
+}
+
+/// The call a failure belongs to, e.g. `PUT /aws/ec2/group/sig-1/capacity`.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) method: reqwest::Method,
+    pub(crate) path: String,
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// Longest piece of a non-JSON body quoted in a message.
+const SNIPPET: usize = 200;
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(SNIPPET) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// `X-RateLimit-Reset` (seconds, possibly fractional) in milliseconds.
+pub(crate) fn reset_ms(header: Option<&str>) -> Option<u64> {
+    let secs: f64 = header?.trim().parse().ok()?;
+    // Truncation is fine: the value is small and non-negative after the check.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).ceil() as u64)
+}
+
+/// A non-2xx answer as a `RemoteError`.
+pub(crate) fn from_status(call: &Call, status: u16, rate_limit_reset: Option<&str>, body: &[u8]) -> RemoteError {
+    let envelope: ErrorEnvelope = serde_json::from_slice(body).unwrap_or_default();
+    let errors = &envelope.response.errors;
+    let code = errors.iter().map(|e| e.code.as_str()).find(|c| !c.is_empty()).map(str::to_owned);
+    let mut detail = errors
+        .iter()
+        .map(|e| match e.field.as_deref().filter(|f| !f.is_empty()) {
+            Some(field) => format!("{} (field `{field}`)", e.message),
+            None => e.message.clone(),
+        })
+        .filter(|m| !m.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if detail.is_empty() {
+        detail = envelope.response.status.map(|s| s.message).filter(|m| !m.is_empty()).unwrap_or_else(|| snippet(body));
+    }
+    let said = if detail.is_empty() { String::new() } else { format!(": {detail}") };
+    match status {
+        429 => RemoteError::Throttled {
+            message: format!("Spot rate limit exceeded on {call}{said}"),
+            retry_after_ms: reset_ms(rate_limit_reset),
+        },
+        404 => {
+            RemoteError::NotFound(format!("Spot answered 404 to {call}{said}; check the Elastigroup id and accountId"))
+        }
+        500..=599 => RemoteError::Unavailable(format!("Spot answered {status} to {call}{said}")),
+        401 => RemoteError::Rejected {
+            code: code.unwrap_or_else(|| "UNAUTHORIZED".to_owned()),
+            message: format!("the Spot token was refused on {call}{said}; check SPOTINST_TOKEN"),
+        },
+        403 => RemoteError::Rejected {
+            code: code.unwrap_or_else(|| "FORBIDDEN".to_owned()),
+            message: format!(
+                "Spot forbade {call}{said}; check that the token's user may act on this account (accountId) and group"
+            ),
+        },
+        _ => RemoteError::Rejected {
+            code: code.unwrap_or_else(|| format!("HTTP_{status}")),
+            message: format!("Spot refused {call} with {status}{said}"),
+        },
+    }
+}
+
+/// A transport failure (timeout, connection, reading the body) as a `RemoteError`.
+pub(crate) fn from_transport(call: &Call, timeout_ms: u64, err: &reqwest::Error) -> RemoteError {
+    if err.is_timeout() {
+        return RemoteError::Unavailable(format!("{call} timed out after {timeout_ms} ms"));
+    }
+    let root = root_cause(err);
+    if err.is_connect() {
+        return RemoteError::Unavailable(format!("could not connect to Spot for {call}: {root}"));
+    }
+    RemoteError::Unavailable(format!("{call} failed: {root}"))
+}
+
+/// The innermost cause: reqwest's own message ("error sending request") says little.
+pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// A 2xx answer whose body greenfleet cannot read.
+pub(crate) fn malformed(call: &Call, why: &str) -> RemoteError {
+    RemoteError::Rejected {
+        code: "MALFORMED_RESPONSE".to_owned(),
+        message: format!("Spot answered {call} with a body greenfleet cannot read ({why}); is base_url the Spot API?"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> Call {
+        Call { method: reqwest::Method::PUT, path: "/aws/ec2/group/sig-1/capacity".into() }
+    }
+
+    #[test]
+    fn errors_envelope_gives_code_message_and_field() {
+        let body = br#"{"response":{"status":{"code":400,"message":"Bad Request"},
+            "errors":[{"code":"VALIDATION_ERROR","message":"maximum is lower than target","field":"capacity.maximum"}]}}"#;
+        let e = from_status(&call(), 400, None, body);
+        let RemoteError::Rejected { code, message } = e else { panic!("{e:?}") };
+        assert_eq!(code, "VALIDATION_ERROR");
+        assert!(message.contains("maximum is lower than target (field `capacity.maximum`)"), "{message}");
+        assert!(message.contains("PUT /aws/ec2/group/sig-1/capacity"), "{message}");
+    }
+
+    #[test]
+    fn statuses_are_sorted() {
+        let throttled = from_status(&call(), 429, Some("2"), br#"{"response":{"status":{"code":429}},"data":"x"}"#);
+        assert!(
+            matches!(&throttled, RemoteError::Throttled { message, retry_after_ms: Some(2000) } if message.contains("rate limit")),
+            "{throttled:?}"
+        );
+        assert!(matches!(from_status(&call(), 404, None, b""), RemoteError::NotFound(_)));
+        assert!(
+            matches!(from_status(&call(), 502, None, b"<html>bad gateway</html>"), RemoteError::Unavailable(m) if m.contains("bad gateway"))
+        );
+        let e = from_status(&call(), 401, None, b"");
+        assert!(e.to_string().contains("check SPOTINST_TOKEN") && e.to_string().starts_with("UNAUTHORIZED"), "{e}");
+        assert!(
+            matches!(from_status(&call(), 409, None, b""), RemoteError::Rejected { code, .. } if code == "HTTP_409")
+        );
+        assert_eq!(reset_ms(Some("0.25")), Some(250));
+        assert_eq!(reset_ms(Some("soon")), None);
+    }
+}
