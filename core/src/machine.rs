@@ -21,6 +21,9 @@ pub const DEPLOYMENT_POLL_MS: u64 = 30_000;
 pub const LOCK_RETRY_MS: u64 = 15_000;
 /// Polls of a stopping deployment before compensation moves on.
 pub const STOP_POLLS: u32 = 12;
+/// Most history lines a saga keeps.
+pub const MAX_HISTORY: usize = 300;
+const HISTORY_HEAD: usize = 20;
 /// Pause between a detach or capacity change and reading the group back to verify it.
 pub const READBACK_DELAY_MS: u64 = 2_000;
 /// Consecutive failed health rounds that fail the gate.
@@ -139,7 +142,16 @@ impl Cx {
     pub(crate) fn note(&mut self, note: impl Into<String>) {
         self.dirty = true;
         let step = self.saga.phase.name();
-        self.saga.history.push(HistoryEntry { at: self.now, step, note: note.into() });
+        let h = &mut self.saga.history;
+        // The saga is one store item (DynamoDB allows 400 KB): keep the first lines and the latest.
+        if h.len() >= MAX_HISTORY {
+            h.drain(HISTORY_HEAD..=HISTORY_HEAD);
+            if let Some(e) = h.get_mut(HISTORY_HEAD - 1) {
+                e.note.truncate(0);
+                e.note.push_str("… earlier lines dropped …");
+            }
+        }
+        h.push(HistoryEntry { at: self.now, step, note: note.into() });
     }
 
     pub(crate) fn publish(&mut self, kind: LifecycleKind) {

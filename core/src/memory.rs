@@ -117,7 +117,7 @@ impl SagaStore for MemoryStore {
     }
 
     async fn list_recent(&self, limit: usize) -> Result<Vec<SagaSummary>, StoreError> {
-        let mut all: Vec<SagaSummary> = self.all().iter().map(Saga::summary).collect();
+        let mut all: Vec<SagaSummary> = self.all().iter().filter(|s| s.phase.is_done()).map(Saga::summary).collect();
         all.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
         all.truncate(limit);
         Ok(all)

@@ -72,6 +72,8 @@ pub enum WorkerError {
     Saga(#[from] greenfleet_core::SagaError),
 }
 
+/// Receives of an event for an unknown deployment before it is dropped as not greenfleet's.
+const UNKNOWN_EVENT_RECEIVES: u32 = 3;
 /// How many times a lost conditional write is retried before the message is left for redelivery.
 const CONFLICT_RETRIES: u32 = 8;
 
@@ -173,6 +175,8 @@ impl Worker {
             }
             QueuedEvent::CodeDeploy { event_id, event, .. } => {
                 match self.deps.store.find_by_deployment(&event.deployment_id).await? {
+                    // The index may lag the write that recorded the deployment: look again a few times.
+                    None if d.receive_count < UNKNOWN_EVENT_RECEIVES => return Ok(Disposition::Retry(5_000)),
                     None => {
                         info!(deployment_id = %event.deployment_id, "event for a deployment greenfleet did not create; ignored")
                     }
