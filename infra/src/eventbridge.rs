@@ -46,24 +46,54 @@ impl EventBus for EventBridgeBus {
     async fn publish(&self, event: &LifecycleEvent) -> Result<(), QueueError> {
         let detail = serde_json::to_string(event)
             .map_err(|e| QueueError::Rejected(format!("lifecycle event {} is not JSON: {e}", event.event_id)))?;
+        self.put(EVENT_SOURCE, event.kind.detail_type(), detail, Some(&self.bus_name), Vec::new()).await
+    }
+}
+
+impl EventBridgeBus {
+    /// Publishes a rollout request on greenfleet's bus (detail-type `Rollout Requested`), where a rule
+    /// routes it to the intake queue.
+    pub async fn publish_request(&self, request_json: &str) -> Result<(), QueueError> {
+        self.put(
+            "greenfleet.publisher",
+            crate::provision::ROLLOUT_REQUESTED,
+            request_json.to_owned(),
+            Some(&self.bus_name),
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// Puts one event with any source on `bus` (`None`: the default bus). The simulator uses it to
+    /// publish CodeDeploy state changes the way AWS does.
+    pub async fn put(
+        &self,
+        source: &str,
+        detail_type: &str,
+        detail: String,
+        bus: Option<&str>,
+        resources: Vec<String>,
+    ) -> Result<(), QueueError> {
+        let bus_name = bus.unwrap_or("default");
         let entry = PutEventsRequestEntry::builder()
-            .source(EVENT_SOURCE)
-            .detail_type(event.kind.detail_type())
+            .source(source)
+            .detail_type(detail_type)
             .detail(detail)
-            .event_bus_name(&self.bus_name)
+            .event_bus_name(bus_name)
+            .set_resources(if resources.is_empty() { None } else { Some(resources) })
             .build();
         let out = self.client.put_events().entries(entry).send().await.map_err(|e| {
             let c = classify(&e);
-            tracing::warn!(bus = %self.bus_name, event = %event.event_id, error = %c.message, "PutEvents failed");
+            tracing::warn!(bus = %bus_name, detail_type, error = %c.message, "PutEvents failed");
             match c.code.as_deref() {
                 _ if c.retryable => QueueError::Unavailable(format!("EventBridge PutEvents: {}", c.message)),
                 Some("ResourceNotFoundException") => QueueError::Rejected(format!(
-                    "event bus {} does not exist; run `greenfleet infra up` ({})",
-                    self.bus_name, c.message
+                    "event bus {bus_name} does not exist; run `greenfleet infra up` ({})",
+                    c.message
                 )),
                 _ => QueueError::Rejected(format!(
-                    "EventBridge refused PutEvents on bus {}: {}; check the bus name and the caller's permissions",
-                    self.bus_name, c.message
+                    "EventBridge refused PutEvents on bus {bus_name}: {}; check the bus name and the caller's permissions",
+                    c.message
                 )),
             }
         })?;
@@ -74,10 +104,9 @@ impl EventBus for EventBridgeBus {
                 .find(|e| e.error_code().is_some())
                 .map(|e| format!("{}: {}", e.error_code().unwrap_or_default(), e.error_message().unwrap_or_default()))
                 .unwrap_or_else(|| "no error given".to_owned());
-            tracing::warn!(bus = %self.bus_name, event = %event.event_id, error = %why, "PutEvents entry failed");
+            tracing::warn!(bus = %bus_name, detail_type, error = %why, "PutEvents entry failed");
             return Err(QueueError::Unavailable(format!(
-                "EventBridge did not accept event {} on bus {}: {why}",
-                event.event_id, self.bus_name
+                "EventBridge did not accept a `{detail_type}` event on bus {bus_name}: {why}"
             )));
         }
         Ok(())

@@ -425,3 +425,40 @@ mod tests {
         assert!(check_options(&ProvisionOptions::default()).is_ok());
     }
 }
+
+/// Where a worker or operator command finds what `infra up` created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// Intake queue URL.
+    pub intake_url: String,
+    /// Steps queue URL.
+    pub steps_url: String,
+    /// Events queue URL.
+    pub events_url: String,
+    /// The table.
+    pub table: String,
+    /// greenfleet's bus.
+    pub bus_name: String,
+}
+
+/// Finds the queues by name (never creates anything): what a worker does at start-up.
+pub async fn locate(cfg: &SdkConfig, names: &Names) -> Result<Located, ProvisionError> {
+    let sqs = aws_sdk_sqs::Client::new(cfg);
+    let mut urls = Vec::with_capacity(3);
+    for kind in [QueueKind::Intake, QueueKind::Steps, QueueKind::Events] {
+        let name = names.queue(kind);
+        let out = sqs
+            .get_queue_url()
+            .queue_name(&name)
+            .send()
+            .await
+            .map_err(|e| aws_error("SQS", "GetQueueUrl", &name, &e))?;
+        let url = out
+            .queue_url()
+            .ok_or_else(|| ProvisionError::Incomplete(format!("GetQueueUrl gave no URL for `{name}`")))?;
+        urls.push(url.to_owned());
+    }
+    let [intake_url, steps_url, events_url] =
+        <[String; 3]>::try_from(urls).map_err(|_| ProvisionError::Incomplete("three queue URLs expected".into()))?;
+    Ok(Located { intake_url, steps_url, events_url, table: names.table(), bus_name: names.bus() })
+}

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::{bench, demo, scenarios};
+use crate::connect::{AwsArgs, SpotArgs};
+use crate::ops::{self, Output};
+use crate::{admin, bench, demo, runner, scenarios, shutdown};
 
 /// greenfleet runs Blue/Green rollouts of applications on Spot Elastigroups through AWS CodeDeploy,
 /// as a durable saga that compensates on its own when anything fails: green instances deleted,
@@ -17,6 +19,9 @@ pub struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long, global = true, default_value = "text", env = "GREENFLEET_LOG_FORMAT")]
     pub log_format: String,
+    /// Where greenfleet's AWS resources are (commands that use AWS).
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -41,6 +46,78 @@ pub enum Command {
     },
     /// Print the JSON Schema of the rollout request.
     Schema,
+    /// Create or repair, idempotently, the queues, table, bus and rules greenfleet needs, on whatever
+    /// endpoint the AWS configuration points at (`AWS_ENDPOINT_URL` for LocalStack or moto).
+    Infra {
+        /// `up` or `down`.
+        #[command(subcommand)]
+        action: InfraAction,
+    },
+    /// Run a worker: consumes the intake, steps and events queues until SIGTERM, then finishes the
+    /// message in hand. Needs `SPOTINST_TOKEN`; `GET /healthz` on the admin address.
+    Worker {
+        /// Spot API settings.
+        #[command(flatten)]
+        spot: SpotArgs,
+        /// Loops per queue.
+        #[arg(long, env = "GREENFLEET_CONCURRENCY", default_value_t = 2)]
+        concurrency: usize,
+        /// Address of the admin endpoint (`/healthz`).
+        #[arg(long, env = "GREENFLEET_ADMIN_ADDR", default_value = "127.0.0.1:9464")]
+        admin_addr: String,
+        /// Long-poll wait per receive, in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        wait_ms: u64,
+    },
+    /// Publish a rollout request (validated here first) to the intake queue, or to greenfleet's bus.
+    Submit {
+        /// The request file (JSON, schemaVersion 1); `-` reads standard input.
+        file: PathBuf,
+        /// Publish on greenfleet's EventBridge bus (detail-type `Rollout Requested`) instead of the queue.
+        #[arg(long)]
+        via_bus: bool,
+    },
+    /// Where a rollout is and what it waits for.
+    Status {
+        /// Rollout id (its request id).
+        id: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Active rollouts and the 20 most recently finished.
+    List {
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// A rollout's timeline: every step, when, and what happened.
+    History {
+        /// Rollout id.
+        id: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Approve a rollout waiting at READY (approval `manual`): CodeDeploy then moves traffic to green.
+    Approve {
+        /// Rollout id.
+        id: String,
+        /// Who approves (recorded in the history).
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
+    /// Cancel a rollout: compensation stops the deployment, removes green and restores capacity.
+    Cancel {
+        /// Rollout id.
+        id: String,
+        /// Why (recorded in the history and the RolledBack event).
+        #[arg(long, default_value = "cancelled by an operator")]
+        reason: String,
+        /// Who cancels.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
     /// Measure how many saga transitions per second the engine handles on one core.
     Bench {
         /// Rounds of the demo's four rollouts to run end to end.
@@ -52,9 +129,77 @@ pub enum Command {
     },
 }
 
+/// `greenfleet infra` actions.
+#[derive(Debug, Subcommand)]
+pub enum InfraAction {
+    /// Create or repair everything (idempotent).
+    Up {
+        /// Receives before a message moves to its dead-letter queue.
+        #[arg(long, default_value_t = 5)]
+        max_receive_count: u32,
+        /// Route CodeDeploy events of these applications only (default: all).
+        #[arg(long = "application")]
+        applications: Vec<String>,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Delete everything `up` created (queued messages and rollout records are lost).
+    Down,
+}
+
+fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    if file.as_os_str() == "-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).context("reading standard input")?;
+        Ok(v)
+    } else {
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))
+    }
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let aws = cli.aws;
     match cli.command {
+        Command::Infra { action: InfraAction::Up { max_receive_count, applications, output } } => {
+            let opts = greenfleet_infra::provision::ProvisionOptions {
+                max_receive_count,
+                codedeploy_applications: applications,
+                ..Default::default()
+            };
+            ops::infra_up(&aws, opts, output).await
+        }
+        Command::Infra { action: InfraAction::Down } => ops::infra_down(&aws).await,
+        Command::Worker { spot, concurrency, admin_addr, wait_ms } => {
+            let c = crate::connect::connect(&aws).await?;
+            let worker = c.worker(&spot)?;
+            let listener = tokio::net::TcpListener::bind(&admin_addr)
+                .await
+                .with_context(|| format!("binding the admin endpoint on {admin_addr} (set --admin-addr)"))?;
+            let stats = std::sync::Arc::new(runner::Stats::default());
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let mut admin_stop = stop_rx.clone();
+            let admin = tokio::spawn(admin::serve(listener, stats.clone(), async move {
+                let _ = admin_stop.changed().await;
+            }));
+            let opts = runner::RunOptions { concurrency, wait_ms, ..Default::default() };
+            runner::run(worker, opts, stats, shutdown::signal()).await;
+            let _ = stop_tx.send(true);
+            let _ = admin.await;
+            drop(stop_rx);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit { file, via_bus } => ops::submit(&aws, &read_input(&file)?, via_bus).await,
+        Command::Status { id, output } => ops::status(&aws, &id, output).await,
+        Command::List { output } => ops::list(&aws, output).await,
+        Command::History { id, output } => ops::history(&aws, &id, output).await,
+        Command::Approve { id, by } => {
+            ops::command(&aws, &id, greenfleet_core::message::StepBody::Approve { by }).await
+        }
+        Command::Cancel { id, reason, by } => {
+            ops::command(&aws, &id, greenfleet_core::message::StepBody::Cancel { by, reason }).await
+        }
         Command::Demo { quiet } => demo_command(quiet).await,
         Command::Validate { file } => validate(&file),
         Command::Schema => {
@@ -117,13 +262,7 @@ async fn demo_command(quiet: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn validate(file: &PathBuf) -> anyhow::Result<ExitCode> {
-    let bytes = if file.as_os_str() == "-" {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).context("reading standard input")?;
-        v
-    } else {
-        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
-    };
+    let bytes = read_input(file)?;
     match greenfleet_core::request::parse_request(&bytes) {
         Ok(r) => {
             println!(

@@ -3,14 +3,24 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use greenfleet_workers::cli::{Cli, run};
+use greenfleet_workers::cli::{Cli, Command, run};
 use greenfleet_workers::telemetry;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(&cli.log_format, "warn");
-    match run(cli).await {
+    let default_filter = if matches!(cli.command, Command::Worker { .. }) { "info" } else { "warn" };
+    telemetry::init(&cli.log_format, default_filter);
+    // The benchmark measures one core; everything else may use them all.
+    let runtime = if matches!(cli.command, Command::Bench { .. }) {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    };
+    let result = match runtime {
+        Ok(rt) => rt.block_on(run(cli)),
+        Err(e) => Err(anyhow::anyhow!("starting the async runtime: {e}")),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -1,0 +1,108 @@
+//! Wiring for real endpoints: AWS (or an emulator through `AWS_ENDPOINT_URL`) and the Spot API.
+//! Settings come from flags or `GREENFLEET_*` environment variables; the Spot token only from the
+//! environment (`SPOTINST_TOKEN`), so it never shows in a process list.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use aws_config::SdkConfig;
+use clap::Args;
+use greenfleet_core::ports::Clock;
+use greenfleet_infra::codedeploy::CodeDeploySdk;
+use greenfleet_infra::dynamo::DynamoStore;
+use greenfleet_infra::eventbridge::EventBridgeBus;
+use greenfleet_infra::health::HttpHealthProbe;
+use greenfleet_infra::provision::{self, Located, Names};
+use greenfleet_infra::spot::{SpotConfig, SpotHttpClient, SpotToken};
+use greenfleet_infra::sqs::SqsQueue;
+
+use crate::clock::SystemClock;
+use crate::executor::Executor;
+use crate::worker::{Deps, Worker};
+
+/// Where greenfleet's AWS resources are.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Prefix of every queue, table, bus and rule greenfleet creates (`greenfleet infra up`).
+    #[arg(long, env = "GREENFLEET_PREFIX", default_value = provision::DEFAULT_PREFIX, global = true)]
+    pub prefix: String,
+}
+
+/// How to reach the Spot API.
+#[derive(Debug, Clone, Args)]
+pub struct SpotArgs {
+    /// Spot API base URL (a greenfleet simulator in tests).
+    #[arg(long, env = "GREENFLEET_SPOT_URL", default_value = greenfleet_infra::spot::DEFAULT_BASE_URL)]
+    pub spot_url: String,
+    /// Spot account id (`act-…`); without it Spot uses the organization's oldest account.
+    #[arg(long, env = "SPOTINST_ACCOUNT")]
+    pub spot_account: Option<String>,
+}
+
+/// An open connection to greenfleet's resources.
+pub struct Connected {
+    /// The SDK configuration.
+    pub sdk: SdkConfig,
+    /// Resource names.
+    pub names: Names,
+    /// Queue URLs and table.
+    pub located: Located,
+    /// The table.
+    pub store: Arc<DynamoStore>,
+}
+
+/// Resource names from the prefix.
+pub fn names(args: &AwsArgs) -> anyhow::Result<Names> {
+    Names::new(&args.prefix).map_err(anyhow::Error::from)
+}
+
+/// Loads the SDK configuration and finds the queues (never creates them).
+pub async fn connect(args: &AwsArgs) -> anyhow::Result<Connected> {
+    let names = names(args)?;
+    let sdk = greenfleet_infra::aws::load_sdk_config().await;
+    let located = provision::locate(&sdk, &names)
+        .await
+        .with_context(|| format!("finding greenfleet's queues for prefix `{}`", names.prefix()))?;
+    let store = Arc::new(DynamoStore::from_config(&sdk, &located.table));
+    Ok(Connected { sdk, names, located, store })
+}
+
+impl Connected {
+    /// A queue by URL.
+    #[must_use]
+    pub fn queue(&self, url: &str) -> Arc<SqsQueue> {
+        Arc::new(SqsQueue::from_config(&self.sdk, url))
+    }
+
+    /// greenfleet's bus.
+    #[must_use]
+    pub fn bus(&self) -> EventBridgeBus {
+        EventBridgeBus::from_config(&self.sdk, &self.located.bus_name)
+    }
+
+    /// A worker over these resources and the Spot API.
+    pub fn worker(&self, spot: &SpotArgs) -> anyhow::Result<Worker> {
+        let token = std::env::var("SPOTINST_TOKEN").unwrap_or_default();
+        let mut config = SpotConfig::new(SpotToken::new(token));
+        config.base_url.clone_from(&spot.spot_url);
+        config.account_id.clone_from(&spot.spot_account);
+        let spot = SpotHttpClient::new(config).context("setting up the Spot client")?;
+        let health = HttpHealthProbe::new().context("setting up the health-check client")?;
+        let executor = Executor {
+            elastigroups: Arc::new(spot),
+            deployments: Arc::new(CodeDeploySdk::from_config(&self.sdk)),
+            leases: self.store.clone(),
+            health: Arc::new(health),
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Ok(Worker::new(Deps {
+            store: self.store.clone(),
+            intake: self.queue(&self.located.intake_url),
+            steps: self.queue(&self.located.steps_url),
+            events: self.queue(&self.located.events_url),
+            bus: Arc::new(self.bus()),
+            executor,
+            clock,
+        }))
+    }
+}

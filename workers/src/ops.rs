@@ -1,0 +1,175 @@
+//! Operator commands against real endpoints: submit, status, list, history, approve, cancel, and
+//! `infra up`. Each prints for people, or JSON with `--output json`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use greenfleet_core::ids::RolloutId;
+use greenfleet_core::message::{StepBody, StepMessage};
+use greenfleet_core::ports::{Clock as _, MessageQueue as _, SagaStore as _};
+use greenfleet_core::saga::Saga;
+use greenfleet_infra::provision::{self, ProvisionOptions};
+
+use crate::clock::SystemClock;
+use crate::connect::{AwsArgs, Connected, connect, names};
+use crate::demo;
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// `greenfleet infra up`.
+pub async fn infra_up(args: &AwsArgs, opts: ProvisionOptions, output: Output) -> anyhow::Result<ExitCode> {
+    let names = names(args)?;
+    let sdk = greenfleet_infra::aws::load_sdk_config().await;
+    let p = provision::infra_up(&sdk, &names, &opts).await?;
+    if output == Output::Json {
+        print_json(&serde_json::json!({
+            "intakeQueue": p.intake.url, "stepsQueue": p.steps.url, "eventsQueue": p.events.url,
+            "table": p.table, "bus": p.bus_name,
+            "codedeployRule": p.codedeploy_rule_arn, "requestsRule": p.requests_rule_arn,
+        }))?;
+    } else {
+        println!("greenfleet infrastructure `{}` is in place:", names.prefix());
+        for q in [&p.intake, &p.steps, &p.events] {
+            println!("  queue  {:<28} dead-letter {}", q.name, q.dlq_url);
+        }
+        println!("  table  {}\n  bus    {}", p.table, p.bus_name);
+        println!("  rule   {} (CodeDeploy events → events queue)", p.codedeploy_rule_arn);
+        println!("  rule   {} (Rollout Requested → intake queue)", p.requests_rule_arn);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `greenfleet infra down`.
+pub async fn infra_down(args: &AwsArgs) -> anyhow::Result<ExitCode> {
+    let names = names(args)?;
+    let sdk = greenfleet_infra::aws::load_sdk_config().await;
+    provision::infra_down(&sdk, &names).await?;
+    println!("greenfleet infrastructure `{}` deleted", names.prefix());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `greenfleet submit`: validates locally first, so a bad request is refused before it is sent.
+pub async fn submit(args: &AwsArgs, body: &[u8], via_bus: bool) -> anyhow::Result<ExitCode> {
+    let request = match greenfleet_core::request::parse_request(body) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("not sent: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let c = connect(args).await?;
+    let json = serde_json::to_string(&greenfleet_core::request::RolloutRequestDoc::from(&request))?;
+    if via_bus {
+        c.bus().publish_request(&json).await.context("publishing on greenfleet's bus")?;
+    } else {
+        c.queue(&c.located.intake_url).send(&json, 0).await.context("sending to the intake queue")?;
+    }
+    println!("submitted rollout {}; follow it with `greenfleet status {}`", request.rollout_id(), request.rollout_id());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn load(c: &Connected, id: &str) -> anyhow::Result<Saga> {
+    let id = RolloutId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match c.store.load(&id).await? {
+        Some(s) => Ok(s),
+        None => bail!("no rollout `{id}`; `greenfleet list` shows the active and recent ones"),
+    }
+}
+
+/// `greenfleet status <id>`.
+pub async fn status(args: &AwsArgs, id: &str, output: Output) -> anyhow::Result<ExitCode> {
+    let c = connect(args).await?;
+    let saga = load(&c, id).await?;
+    if output == Output::Json {
+        print_json(&serde_json::json!({
+            "rolloutId": saga.id, "phase": saga.phase.name(), "waitingFor": saga.waiting_for(),
+            "outcome": saga.outcome().map(|o| o.kind()), "reason": saga.outcome().and_then(|o| o.reason()),
+            "deploymentId": saga.facts.deployment_id, "snapshot": saga.facts.snapshot,
+            "since": saga.phase_since, "deadline": saga.deadline, "updatedAt": saga.updated_at,
+        }))?;
+    } else {
+        println!("{}  {}", saga.id, saga.phase.name());
+        println!("  {}", saga.waiting_for());
+        if let Some(d) = &saga.facts.deployment_id {
+            println!("  CodeDeploy deployment {d}");
+        }
+        if let Some(c) = saga.facts.snapshot {
+            println!("  capacity before the rollout {c}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `greenfleet history <id>`.
+pub async fn history(args: &AwsArgs, id: &str, output: Output) -> anyhow::Result<ExitCode> {
+    let c = connect(args).await?;
+    let saga = load(&c, id).await?;
+    if output == Output::Json {
+        print_json(&saga.history)?;
+    } else {
+        print!("{}", demo::timeline(&saga));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `greenfleet list`.
+pub async fn list(args: &AwsArgs, output: Output) -> anyhow::Result<ExitCode> {
+    let c = connect(args).await?;
+    let active = c.store.list_active().await?;
+    let recent = c.store.list_recent(20).await?;
+    if output == Output::Json {
+        print_json(&serde_json::json!({ "active": active, "recent": recent }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("active ({}):", active.len());
+    for s in &active {
+        println!("  {:<24} {:<14} {:<28} {}", s.id, s.elastigroup_id, s.phase, s.deployment_group);
+    }
+    println!("recent:");
+    for s in &recent {
+        println!(
+            "  {:<24} {:<14} {:<14} {}",
+            s.id,
+            s.elastigroup_id,
+            s.outcome.as_deref().unwrap_or("-"),
+            s.deployment_group
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `greenfleet approve` / `greenfleet cancel`: a message on the step queue, handled by a worker.
+pub async fn command(args: &AwsArgs, id: &str, body: StepBody) -> anyhow::Result<ExitCode> {
+    let c = connect(args).await?;
+    let saga = load(&c, id).await?;
+    if let Some(o) = saga.outcome() {
+        bail!("rollout {} already ended: {}", saga.id, o.kind());
+    }
+    let now = SystemClock.now();
+    let what = match &body {
+        StepBody::Approve { .. } => "approval",
+        StepBody::Cancel { .. } => "cancel",
+        StepBody::Wake { .. } => "wake-up",
+    };
+    let msg = StepMessage { rollout_id: saga.id.clone(), id: format!("op:{what}:{}", now.0), due: now, body };
+    c.queue(&c.located.steps_url).send(&msg.encode(), 0).await?;
+    println!(
+        "{what} sent to rollout {} (now {}); `greenfleet status {}` shows when it is handled",
+        saga.id,
+        saga.phase.name(),
+        saga.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
