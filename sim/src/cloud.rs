@@ -42,6 +42,11 @@ impl Cloud {
         model
     }
 
+    /// The clock's reading (not the model's: the model catches up only when locked).
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// Creates an Elastigroup with `capacity.target` Running (blue) instances. Replaces a group with the same id.
     pub fn add_group(&self, setup: GroupSetup) {
         self.lock().add_group(setup);

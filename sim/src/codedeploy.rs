@@ -70,7 +70,11 @@ impl Model {
             id: id.clone(),
             group: spec.group.clone(),
             description: spec.description.clone(),
+            revision: spec.revision.clone(),
             target_tags: spec.target_tags.clone(),
+            created_at: self.now,
+            started_at: None,
+            completed_at: None,
             status: DeploymentStatus::Created,
             error: None,
             phase: Phase::Created,
@@ -169,6 +173,7 @@ impl Model {
             Phase::Created => {
                 let d = &mut self.deployments[idx];
                 d.status = DeploymentStatus::InProgress;
+                d.started_at = Some(now);
                 d.phase = Phase::Started;
                 d.next_at = Some(now.plus_ms(step));
                 self.emit_for(idx, &EventState::Start, None);
@@ -287,6 +292,7 @@ impl Model {
         d.error = error;
         d.phase = Phase::Done;
         d.next_at = None;
+        d.completed_at = Some(self.now);
         self.emit_for(idx, event, None);
         self.spot_follow(idx);
     }

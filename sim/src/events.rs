@@ -44,6 +44,13 @@ pub(crate) fn rfc3339(t: Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
 }
 
+/// `2018-06-20T11:35:01.745Z`: RFC 3339 in UTC at millisecond precision, as Spot writes timestamps.
+pub(crate) fn rfc3339_millis(t: Timestamp) -> String {
+    let seconds = rfc3339(t);
+    let stem = seconds.strip_suffix('Z').unwrap_or(&seconds);
+    format!("{stem}.{:03}Z", t.0 % 1_000)
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
@@ -148,6 +155,7 @@ mod tests {
         assert_eq!(rfc3339(Timestamp(1_467_324_391_000)), "2016-06-30T22:06:31Z");
         assert_eq!(rfc3339(Timestamp(951_782_400_999)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(Timestamp(1_767_225_599_000)), "2025-12-31T23:59:59Z");
+        assert_eq!(rfc3339_millis(Timestamp(1_529_494_501_745)), "2018-06-20T11:35:01.745Z");
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub const OPS: &[&str] = &[
 ];
 
 /// How a deployment fails when a failure fault is set for its deployment group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentFault {
     /// `errorInformation.code`, e.g. `HOOK_EXECUTION_FAILURE`.
     pub code: String,

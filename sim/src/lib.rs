@@ -1,11 +1,12 @@
 //! One in-process model of the cloud greenfleet drives: Spot Elastigroups with their CodeDeploy
 //! Blue/Green deployments, and CodeDeploy's EC2 Blue/Green deployments with their state-change
 //! events. The same behaviour serves the embedded demo, the deterministic simulation tests and
-//! (later) the HTTP faces, so they cannot drift apart.
+//! the HTTP faces ([`serve`]), so they cannot drift apart.
 //!
-//! No IO, no randomness, no threads: time comes only from the [`greenfleet_core::ports::Clock`] given
-//! to [`Cloud::new`], and nothing happens between calls. Move a manual clock (to [`Cloud::next_due`],
-//! say) and [`Cloud::tick`], or call a port: every call catches the model up first.
+//! The model has no IO, no randomness, no threads (only `http` does IO): time comes only from the
+//! [`greenfleet_core::ports::Clock`] given to [`Cloud::new`], and nothing happens between calls. Move
+//! a manual clock (to [`Cloud::next_due`], say) and [`Cloud::tick`], or call a port: every call
+//! catches the model up first.
 //!
 //! Crate map:
 //! * [`cloud`](Cloud) — the handle: setup, ticking, event drain, fault knobs, inspection.
@@ -16,11 +17,13 @@
 //! * `events` — EventBridge envelopes of CodeDeploy state-change events.
 //! * [`faults`](Faults) — the fault knobs.
 //! * `ports` — core's `Elastigroups` and `Deployments` implemented for [`Cloud`].
+//! * `http` — the Spot REST, CodeDeploy JSON and admin faces over HTTP: [`serve`], [`EventSink`].
 
 mod cloud;
 mod codedeploy;
 mod events;
 mod faults;
+mod http;
 mod model;
 mod ports;
 mod schedule;
@@ -32,4 +35,5 @@ mod tests;
 pub use cloud::Cloud;
 pub use events::{ACCOUNT, DEPLOYMENT_DETAIL_TYPE, INSTANCE_DETAIL_TYPE, REGION};
 pub use faults::{DeploymentFault, Faults, OPS};
+pub use http::{DEFAULT_TICK_MS, EventSink, MAX_BATCH, MemorySink, ServeOptions, serve};
 pub use model::{GroupSetup, GroupState};

@@ -10,11 +10,15 @@ use greenfleet_core::cloud::{
 };
 use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, InvalidId, Tag, Timestamp};
 use greenfleet_core::ports::RemoteError;
+use greenfleet_core::request::Revision;
+use serde::{Deserialize, Serialize};
 
 use crate::faults::Faults;
 
-/// How to create an Elastigroup in the model ([`crate::Cloud::add_group`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to create an Elastigroup in the model ([`crate::Cloud::add_group`]). In JSON (the simulator's
+/// `POST /_sim/groups`) the fields are camelCase and the tag and deployment-group lists may be omitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GroupSetup {
     /// `sig-…`.
     pub id: ElastigroupId,
@@ -23,15 +27,19 @@ pub struct GroupSetup {
     /// Its capacity; `target` Running instances are created at once.
     pub capacity: Capacity,
     /// Launch-specification tags: every instance the group launches carries them.
+    #[serde(default)]
     pub group_tags: Vec<Tag>,
     /// Extra tags of the initial (blue) instances, e.g. `env=blue`.
+    #[serde(default)]
     pub blue_tags: Vec<Tag>,
     /// Deployment groups of the group's CodeDeploy integration.
+    #[serde(default)]
     pub codedeploy: Vec<DeploymentGroupRef>,
 }
 
-/// A snapshot of a group for assertions ([`crate::Cloud::group_state`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A snapshot of a group for assertions ([`crate::Cloud::group_state`]); camelCase in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GroupState {
     /// Current capacity.
     pub capacity: Capacity,
@@ -47,6 +55,8 @@ pub(crate) struct Instance {
     pub(crate) id: InstanceId,
     pub(crate) state: InstanceState,
     pub(crate) ip: String,
+    /// When it was launched (`createdAt` of `GET …/status`).
+    pub(crate) created_at: Timestamp,
     /// Tags it carries now.
     pub(crate) tags: Vec<Tag>,
     /// When a Pending instance becomes Running; `None`: never.
@@ -90,6 +100,8 @@ impl Instance {
 pub(crate) struct BlueGreen {
     pub(crate) view: GreenDeployment,
     pub(crate) deployment_group: DeploymentGroupRef,
+    /// `config.timeout` as asked, in minutes.
+    pub(crate) timeout_minutes: u32,
     pub(crate) deadline: Timestamp,
     pub(crate) pre_capacity: Capacity,
     pub(crate) blue: Vec<InstanceId>,
@@ -173,7 +185,13 @@ pub(crate) struct Deployment {
     pub(crate) id: DeploymentId,
     pub(crate) group: DeploymentGroupRef,
     pub(crate) description: String,
+    pub(crate) revision: Revision,
     pub(crate) target_tags: Vec<Tag>,
+    pub(crate) created_at: Timestamp,
+    /// When it went InProgress (START).
+    pub(crate) started_at: Option<Timestamp>,
+    /// When it ended.
+    pub(crate) completed_at: Option<Timestamp>,
     pub(crate) status: DeploymentStatus,
     pub(crate) error: Option<(String, String)>,
     pub(crate) phase: Phase,

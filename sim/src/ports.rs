@@ -15,7 +15,14 @@ use crate::cloud::Cloud;
 use crate::model::Model;
 
 impl Cloud {
-    fn call<T>(&self, op: &str, act: impl FnOnce(&mut Model) -> Result<T, RemoteError>) -> Result<T, RemoteError> {
+    /// One call of port operation `op` (one of [`crate::OPS`]): catches the model up, consumes a scripted
+    /// error if one is queued (then does nothing), acts, and may lose the response. The HTTP faces go
+    /// through here too, so the scripted faults show up over HTTP as they do in process.
+    pub(crate) fn call<T>(
+        &self,
+        op: &str,
+        act: impl FnOnce(&mut Model) -> Result<T, RemoteError>,
+    ) -> Result<T, RemoteError> {
         let mut model = self.lock();
         if let Some(error) = model.faults.take_scripted(op) {
             return Err(error);

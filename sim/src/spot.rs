@@ -34,6 +34,7 @@ impl Model {
                 id,
                 state: InstanceState::Running,
                 ip,
+                created_at: self.now,
                 tags,
                 running_at: Some(self.now),
                 late_tags: Vec::new(),
@@ -132,6 +133,7 @@ impl Model {
                 id: self.next_instance_id(),
                 state: InstanceState::Pending,
                 ip: self.next_ip(),
+                created_at: self.now,
                 tags: tags.clone(),
                 running_at,
                 late_tags: late_tags.iter().filter(|t| !tags.contains(t)).cloned().collect(),
@@ -213,6 +215,7 @@ impl Model {
         group.greens.push(BlueGreen {
             view: view.clone(),
             deployment_group: spec.deployment_group.clone(),
+            timeout_minutes: spec.timeout_minutes,
             deadline: now.plus_ms(u64::from(spec.timeout_minutes) * 60_000),
             pre_capacity,
             blue,
