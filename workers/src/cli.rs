@@ -118,6 +118,20 @@ pub enum Command {
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
     },
+    /// Serve the simulated Spot API and CodeDeploy over HTTP (for trials and tests without Spot or
+    /// AWS CodeDeploy); CodeDeploy events go to EventBridge with PutEvents. Point the worker at it with
+    /// `GREENFLEET_SPOT_URL=http://ADDR` and `AWS_ENDPOINT_URL_CODEDEPLOY=http://ADDR`.
+    Sim {
+        /// Address to listen on.
+        #[arg(long, env = "GREENFLEET_SIM_ADDR", default_value = "127.0.0.1:9480")]
+        addr: String,
+        /// Accept only this Spot token (default: any non-empty one).
+        #[arg(long, env = "GREENFLEET_SIM_TOKEN")]
+        token: Option<String>,
+        /// Set up the demo's four Elastigroups and deployment groups.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Measure how many saga transitions per second the engine handles on one core.
     Bench {
         /// Rounds of the demo's four rollouts to run end to end.
@@ -188,6 +202,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let _ = stop_tx.send(true);
             let _ = admin.await;
             drop(stop_rx);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim { addr, token, demo } => {
+            let listener =
+                tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding the simulator on {addr}"))?;
+            eprintln!("greenfleet sim listening on http://{}", listener.local_addr()?);
+            crate::simulate::run(listener, token, demo, shutdown::signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Submit { file, via_bus } => ops::submit(&aws, &read_input(&file)?, via_bus).await,

@@ -13,5 +13,6 @@ pub mod ops;
 pub mod runner;
 pub mod scenarios;
 pub mod shutdown;
+pub mod simulate;
 pub mod telemetry;
 pub mod worker;
