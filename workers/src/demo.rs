@@ -127,7 +127,7 @@ pub fn timeline(saga: &Saga) -> String {
     let outcome = saga.outcome().map_or_else(|| saga.phase.name(), |o| o.kind().to_owned());
     let _ = writeln!(
         s,
-        "{} — {} after {} (simulated)",
+        "{} — {} after {}",
         saga.id,
         outcome,
         offset(saga.created_at, end).trim_start_matches('+')
