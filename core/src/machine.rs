@@ -60,7 +60,7 @@ pub enum SagaError {
 pub fn accept(request: RolloutRequest, now: Timestamp) -> Transition {
     let saga = Saga {
         id: request.rollout_id(),
-        request,
+        request: std::sync::Arc::new(request),
         version: 0,
         fence: 0,
         phase: Phase::Preflight,
@@ -73,7 +73,7 @@ pub fn accept(request: RolloutRequest, now: Timestamp) -> Transition {
         created_at: now,
         updated_at: now,
         facts: Facts::default(),
-        history: Vec::new(),
+        history: std::sync::Arc::default(),
         outbox: Outbox::default(),
     };
     let mut cx = Cx::new(&saga, now);
@@ -142,7 +142,7 @@ impl Cx {
     pub(crate) fn note(&mut self, note: impl Into<String>) {
         self.dirty = true;
         let step = self.saga.phase.name();
-        let h = &mut self.saga.history;
+        let h = std::sync::Arc::make_mut(&mut self.saga.history);
         // The saga is one store item (DynamoDB allows 400 KB): keep the first lines and the latest.
         if h.len() >= MAX_HISTORY {
             h.drain(HISTORY_HEAD..=HISTORY_HEAD);

@@ -1,6 +1,7 @@
 //! The saga's state: which step it is in, what it has learned and done so far, and its history.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +16,8 @@ use crate::request::RolloutRequest;
 pub struct Saga {
     /// Its id (the request id).
     pub id: RolloutId,
-    /// What was asked.
-    pub request: RolloutRequest,
+    /// What was asked (shared: it never changes, so copies of the saga need not copy it).
+    pub request: Arc<RolloutRequest>,
     /// Store version, bumped by every write (optimistic concurrency).
     pub version: u64,
     /// Bumped every time the saga enters a step; step and timer messages carry it, so stale ones are ignored.
@@ -41,8 +42,8 @@ pub struct Saga {
     pub updated_at: Timestamp,
     /// What the saga has learned and done.
     pub facts: Facts,
-    /// What happened, in order.
-    pub history: Vec<HistoryEntry>,
+    /// What happened, in order (shared until a transition adds a line).
+    pub history: Arc<Vec<HistoryEntry>>,
     /// The effects of the last transition and the message that caused it: when that message is delivered
     /// again (the worker died after persisting), the shell replays these instead of handling it twice.
     pub outbox: Outbox,

@@ -205,8 +205,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sim { addr, token, demo } => {
-            let listener =
-                tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding the simulator on {addr}"))?;
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("binding the simulator on {addr}"))?;
             eprintln!("greenfleet sim listening on http://{}", listener.local_addr()?);
             crate::simulate::run(listener, token, demo, shutdown::signal()).await?;
             Ok(ExitCode::SUCCESS)

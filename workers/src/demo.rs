@@ -125,15 +125,9 @@ pub fn timeline(saga: &Saga) -> String {
     let mut s = String::new();
     let end = saga.history.last().map_or(saga.created_at, |h| h.at);
     let outcome = saga.outcome().map_or_else(|| saga.phase.name(), |o| o.kind().to_owned());
-    let _ = writeln!(
-        s,
-        "{} — {} after {}",
-        saga.id,
-        outcome,
-        offset(saga.created_at, end).trim_start_matches('+')
-    );
+    let _ = writeln!(s, "{} — {} after {}", saga.id, outcome, offset(saga.created_at, end).trim_start_matches('+'));
     let mut last_step = String::new();
-    for h in &saga.history {
+    for h in saga.history.iter() {
         let step = if h.step == last_step { String::new() } else { h.step.clone() };
         last_step.clone_from(&h.step);
         let _ = writeln!(s, "  {}  {:<28} {}", offset(saga.created_at, h.at), step, h.note);

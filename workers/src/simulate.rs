@@ -23,7 +23,10 @@ impl EventSink for PutEventsSink {
                 .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default();
             let detail = v.get("detail").map(ToString::to_string).unwrap_or_else(|| "{}".into());
-            self.0.put(&text("source"), &text("detail-type"), detail, None, resources).await.map_err(|e| e.to_string())?;
+            self.0
+                .put(&text("source"), &text("detail-type"), detail, None, resources)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }

@@ -131,14 +131,15 @@ impl Worker {
         match self.deps.store.create(&saga).await {
             Ok(()) => {
                 info!(rollout_id = %saga.id, "rollout accepted");
-                self.run_effects(&saga.id, &cause, t.effects).await?;
+                self.run_effects(saga, &cause, t.effects).await?;
             }
             Err(StoreError::Conflict) => {
                 let existing = self.deps.store.load(&saga.id).await?;
                 match existing {
                     Some(s) if s.outbox.cause.as_deref() == Some(cause.as_str()) => {
                         debug!(rollout_id = %s.id, "intake redelivered; replaying its effects");
-                        self.run_effects(&s.id, &cause, s.outbox.effects.clone()).await?;
+                        let effects = s.outbox.effects.clone();
+                        self.run_effects(s, &cause, effects).await?;
                     }
                     _ => info!(rollout_id = %saga.id, "duplicate requestId: the rollout already exists; ignored"),
                 }
@@ -203,8 +204,9 @@ impl Worker {
     async fn drive(&self, id: &RolloutId, cause: &str, input: Input) -> Result<(), WorkerError> {
         let mut inputs = VecDeque::from([input]);
         let mut first = true;
+        let mut latest = None;
         while let Some(input) = inputs.pop_front() {
-            let effects = self.transition(id, cause, input, first).await?;
+            let effects = self.transition(id, cause, input, first, &mut latest).await?;
             first = false;
             for result in self.execute(id, effects).await? {
                 inputs.push_back(result);
@@ -213,27 +215,39 @@ impl Worker {
         Ok(())
     }
 
-    /// Persists one transition (retrying lost races) and returns the effects to execute.
+    /// Persists one transition (retrying lost races) and returns the effects to execute. `latest` is
+    /// the saga as this worker last wrote it: reused for the next input of the same chain, so a
+    /// transition costs one conditional write and no read; dropped on a lost race.
     async fn transition(
         &self,
         id: &RolloutId,
         cause: &str,
         input: Input,
         first: bool,
+        latest: &mut Option<Saga>,
     ) -> Result<Vec<Effect>, WorkerError> {
         for _ in 0..CONFLICT_RETRIES {
-            let Some(saga) = self.deps.store.load(id).await? else {
-                warn!(rollout_id = %id, "message for an unknown rollout; ignored");
-                return Ok(Vec::new());
+            let saga = match latest.take() {
+                Some(s) => s,
+                None => match self.deps.store.load(id).await? {
+                    Some(s) => s,
+                    None => {
+                        warn!(rollout_id = %id, "message for an unknown rollout; ignored");
+                        return Ok(Vec::new());
+                    }
+                },
             };
             if first && saga.outbox.cause.as_deref() == Some(cause) {
                 // Delivered again after the worker persisted its transition: finish what it started.
                 debug!(rollout_id = %id, cause, "redelivered; replaying the last transition's effects");
-                return Ok(saga.outbox.effects.clone());
+                let effects = saga.outbox.effects.clone();
+                *latest = Some(saga);
+                return Ok(effects);
             }
             let now = self.deps.clock.now();
             let t = greenfleet_core::handle(&saga, input.clone(), now)?;
             if !t.changed {
+                *latest = Some(saga);
                 return Ok(t.effects);
             }
             let mut next = t.next;
@@ -242,6 +256,7 @@ impl Worker {
             match self.deps.store.save(&next, saga.version).await {
                 Ok(()) => {
                     log_transition(&saga, &next);
+                    *latest = Some(next);
                     return Ok(t.effects);
                 }
                 Err(StoreError::Conflict) => {
@@ -253,11 +268,13 @@ impl Worker {
         Err(StoreError::Conflict.into())
     }
 
-    async fn run_effects(&self, id: &RolloutId, cause: &str, effects: Vec<Effect>) -> Result<(), WorkerError> {
-        let mut inputs: VecDeque<Input> = self.execute(id, effects).await?.into();
+    async fn run_effects(&self, saga: Saga, cause: &str, effects: Vec<Effect>) -> Result<(), WorkerError> {
+        let id = saga.id.clone();
+        let mut latest = Some(saga);
+        let mut inputs: VecDeque<Input> = self.execute(&id, effects).await?.into();
         while let Some(input) = inputs.pop_front() {
-            let effects = self.transition(id, cause, input, false).await?;
-            inputs.extend(self.execute(id, effects).await?);
+            let effects = self.transition(&id, cause, input, false, &mut latest).await?;
+            inputs.extend(self.execute(&id, effects).await?);
         }
         Ok(())
     }

@@ -27,7 +27,11 @@ fn next(s: &Saga, at: u64, change: impl FnOnce(&mut Saga)) -> Saga {
     let mut n = s.clone();
     n.version += 1;
     n.updated_at = Timestamp(at);
-    n.history.push(HistoryEntry { at: Timestamp(at), step: n.phase.name(), note: format!("v{}", n.version) });
+    std::sync::Arc::make_mut(&mut n.history).push(HistoryEntry {
+        at: Timestamp(at),
+        step: n.phase.name(),
+        note: format!("v{}", n.version),
+    });
     change(&mut n);
     n
 }
@@ -39,7 +43,7 @@ async fn create_and_load(store: &dyn SagaStore) {
     store.create(&a).await.expect("create");
     assert_eq!(store.create(&a).await, Err(StoreError::Conflict), "a second create must conflict");
     let mut other = saga("rel-a", T + 5);
-    other.request.requested_by = "someone else".into();
+    std::sync::Arc::make_mut(&mut other.request).requested_by = "someone else".into();
     assert_eq!(store.create(&other).await, Err(StoreError::Conflict), "create must not overwrite");
     assert_eq!(store.load(&a.id).await.expect("load"), Some(a.clone()));
     assert_eq!(store.load(&id("rel-missing")).await.expect("load"), None);
