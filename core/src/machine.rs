@@ -68,6 +68,7 @@ pub fn accept(request: RolloutRequest, now: Timestamp) -> Transition {
         stage: 0,
         seq: 0,
         next_wake: None,
+        deadline_wake: None,
         phase_since: now,
         deadline: now,
         created_at: now,
@@ -90,11 +91,8 @@ pub fn handle(saga: &Saga, input: Input, now: Timestamp) -> Result<Transition, S
         return Ok(cx.unchanged());
     }
     match input {
-        Input::Wake { fence, kind: WakeKind::Deadline, .. } => {
-            if fence == saga.fence {
-                cx.on_deadline()?;
-            }
-        }
+        // A deadline message is a "look at the clock" for whatever step the saga is in (see `arm_deadline`).
+        Input::Wake { kind: WakeKind::Deadline, .. } => cx.on_deadline_wake()?,
         Input::Wake { fence, seq, .. } => {
             if fence == saga.fence && saga.next_wake == Some(seq) {
                 cx.saga.next_wake = None;
@@ -192,16 +190,28 @@ impl Cx {
             self.note(note);
         }
         if !self.saga.phase.is_done() {
-            self.effects.push(Effect::Wake {
-                fence: self.saga.fence,
-                kind: WakeKind::Deadline,
-                seq: 0,
-                delay_ms: deadline_ms,
-            });
+            self.arm_deadline();
             // An action that cannot fail here: act only dispatches on the phase just set.
             if let Err(e) = self.act() {
                 self.note(format!("internal error: {e}"));
             }
+        }
+    }
+
+    /// Makes sure a deadline message fires no later than the current step's deadline. One message
+    /// serves many steps: steps that finish quickly arm nothing new, and a message that fires before
+    /// the current deadline arms the next one (so a rollout sends a handful, not one per step).
+    pub(crate) fn arm_deadline(&mut self) {
+        let deadline = self.saga.deadline;
+        if self.saga.deadline_wake.is_none_or(|armed| armed > deadline) {
+            self.dirty = true;
+            self.saga.deadline_wake = Some(deadline);
+            self.effects.push(Effect::Wake {
+                fence: self.saga.fence,
+                kind: WakeKind::Deadline,
+                seq: 0,
+                delay_ms: deadline.since(self.now),
+            });
         }
     }
 

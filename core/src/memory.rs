@@ -52,6 +52,7 @@ pub struct MemoryStore {
     sagas: Mutex<HashMap<RolloutId, Saga>>,
     by_deployment: Mutex<HashMap<DeploymentId, RolloutId>>,
     writes: AtomicU64,
+    loads: AtomicU64,
 }
 
 impl MemoryStore {
@@ -67,6 +68,12 @@ impl MemoryStore {
     #[must_use]
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// How many loads were asked for.
+    #[must_use]
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
     }
 
     fn index(&self, saga: &Saga) {
@@ -91,6 +98,7 @@ impl SagaStore for MemoryStore {
     }
 
     async fn load(&self, id: &RolloutId) -> Result<Option<Saga>, StoreError> {
+        self.loads.fetch_add(1, Ordering::Relaxed);
         Ok(lock(&self.sagas).get(id).cloned())
     }
 
@@ -183,6 +191,7 @@ struct Stored {
 
 #[derive(Debug, Default)]
 struct QueueState {
+    sends: u64,
     next_id: u64,
     messages: BTreeMap<u64, Stored>,
     dead: Vec<String>,
@@ -223,6 +232,12 @@ impl MemoryQueue {
         lock(&self.state).messages.values().map(|m| m.visible_at).min()
     }
 
+    /// Messages sent so far.
+    #[must_use]
+    pub fn sends(&self) -> u64 {
+        lock(&self.state).sends
+    }
+
     /// Bodies moved to the dead-letter list.
     #[must_use]
     pub fn dead_letters(&self) -> Vec<String> {
@@ -235,6 +250,7 @@ impl MessageQueue for MemoryQueue {
     async fn send(&self, body: &str, delay_ms: u64) -> Result<(), QueueError> {
         let visible_at = self.clock.now().plus_ms(delay_ms.min(self.max_delay_ms));
         let mut s = lock(&self.state);
+        s.sends += 1;
         s.next_id += 1;
         let id = s.next_id;
         s.messages.insert(id, Stored { body: body.to_owned(), visible_at, receive_count: 0, receipt: None });

@@ -32,6 +32,9 @@ pub struct Saga {
     pub seq: u64,
     /// The one step/poll message the saga waits for; any other (duplicate, superseded) is ignored.
     pub next_wake: Option<u64>,
+    /// When the earliest deadline message still on its way fires (none: arm one at the next step).
+    #[serde(default)]
+    pub deadline_wake: Option<Timestamp>,
     /// When the current step began.
     pub phase_since: Timestamp,
     /// When the current step's wait ends; every step has one (F10).

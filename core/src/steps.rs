@@ -68,18 +68,22 @@ impl Cx {
         Ok(())
     }
 
-    /// The current step's deadline passed (or its timer arrived early and is re-armed).
-    pub(crate) fn on_deadline(&mut self) -> Result<(), SagaError> {
+    /// A deadline message arrived: if the current step's deadline passed, handle it; if not, make
+    /// sure another message will come by then.
+    pub(crate) fn on_deadline_wake(&mut self) -> Result<(), SagaError> {
+        if self.saga.deadline_wake.is_some_and(|armed| self.now >= armed) {
+            self.saga.deadline_wake = None;
+            self.dirty = true;
+        }
         if self.now < self.saga.deadline {
-            let left = self.saga.deadline.since(self.now);
-            self.effects.push(crate::effect::Effect::Wake {
-                fence: self.saga.fence,
-                kind: WakeKind::Deadline,
-                seq: 0,
-                delay_ms: left,
-            });
+            self.arm_deadline();
             return Ok(());
         }
+        self.on_deadline()
+    }
+
+    /// The current step's deadline passed.
+    fn on_deadline(&mut self) -> Result<(), SagaError> {
         let t = self.saga.request.timeouts;
         let f = &self.saga.facts;
         match self.saga.phase.clone() {

@@ -27,6 +27,12 @@ impl fmt::Debug for Cloud {
 }
 
 impl Cloud {
+    /// Port calls made so far, per operation: what a real Spot API and CodeDeploy would have served.
+    #[must_use]
+    pub fn api_calls(&self) -> std::collections::BTreeMap<String, u64> {
+        self.lock().api_calls.clone()
+    }
+
     /// An empty cloud whose time is `clock`.
     #[must_use]
     pub fn new(clock: Arc<dyn Clock>) -> Self {

@@ -213,6 +213,8 @@ pub(crate) struct Model {
     /// EventBridge envelopes not yet drained.
     pub(crate) events: Vec<String>,
     pub(crate) faults: Faults,
+    /// Port calls made, per operation (what a real Spot/CodeDeploy would have been asked).
+    pub(crate) api_calls: BTreeMap<String, u64>,
     instance_counter: u64,
     ip_counter: u64,
     green_counter: u64,

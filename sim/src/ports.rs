@@ -24,6 +24,7 @@ impl Cloud {
         act: impl FnOnce(&mut Model) -> Result<T, RemoteError>,
     ) -> Result<T, RemoteError> {
         let mut model = self.lock();
+        *model.api_calls.entry(op.to_owned()).or_default() += 1;
         if let Some(error) = model.faults.take_scripted(op) {
             return Err(error);
         }

@@ -102,3 +102,49 @@ fn machine(mut saga: Saga, n: u64) -> (u64, f64) {
     }
     (done, started.elapsed().as_secs_f64())
 }
+
+/// What one rollout asks of the outside world, counted on the embedded engine's adapters.
+#[derive(Debug, Clone, Default)]
+pub struct Budget {
+    /// Saga writes (conditional PutItem).
+    pub store_writes: u64,
+    /// Saga reads (GetItem).
+    pub store_reads: u64,
+    /// Messages sent to the steps queue (SendMessage).
+    pub step_messages: u64,
+    /// CodeDeploy events delivered to the events queue (by EventBridge), each routed with one index query.
+    pub events: u64,
+    /// Lifecycle events published (PutEvents).
+    pub published: u64,
+    /// Spot API calls, per operation.
+    pub spot: std::collections::BTreeMap<String, u64>,
+    /// CodeDeploy API calls, per operation.
+    pub codedeploy: std::collections::BTreeMap<String, u64>,
+}
+
+/// Runs the demo's first rollout (it succeeds) alone and counts its requests.
+pub async fn budget() -> Budget {
+    let env = Embedded::new(crate::demo::DEMO_START);
+    let s = &scenarios::demo()[0];
+    s.install(&env.cloud);
+    env.submit(&s.request().to_string()).await;
+    env.run_until_idle(crate::demo::DEMO_LIMIT_MS, |_| {}).await;
+    let codedeploy_ops = ["deployment_group", "create", "find", "get", "continue_deployment", "stop"];
+    let (mut spot, mut codedeploy) = (std::collections::BTreeMap::new(), std::collections::BTreeMap::new());
+    for (op, n) in env.cloud.api_calls() {
+        if codedeploy_ops.contains(&op.as_str()) {
+            codedeploy.insert(op, n)
+        } else {
+            spot.insert(op, n)
+        };
+    }
+    Budget {
+        store_writes: env.store.writes(),
+        store_reads: env.store.loads(),
+        step_messages: env.steps.sends(),
+        events: env.events.sends(),
+        published: u64::try_from(env.bus.events().len()).unwrap_or(u64::MAX),
+        spot,
+        codedeploy,
+    }
+}

@@ -243,6 +243,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.engine_rate(),
                 r.rollouts
             );
+            print_budget(&bench::budget().await);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -305,4 +306,20 @@ fn validate(file: &PathBuf) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+fn print_budget(b: &bench::Budget) {
+    let total = |m: &std::collections::BTreeMap<String, u64>| m.values().sum::<u64>();
+    println!("\nrequests of one successful rollout (2 instances), counted on the adapters:");
+    println!(
+        "  DynamoDB    {} conditional writes, {} reads, 1 lease transaction + 2 lease deletes, {} index queries (event routing)",
+        b.store_writes, b.store_reads, b.events
+    );
+    println!(
+        "  SQS         1 intake + {} step + {} event messages, each received and deleted once (batches of up to 10)",
+        b.step_messages, b.events
+    );
+    println!("  EventBridge {} lifecycle events published", b.published);
+    println!("  Spot        {} calls {:?}", total(&b.spot), b.spot);
+    println!("  CodeDeploy  {} calls {:?}", total(&b.codedeploy), b.codedeploy);
 }

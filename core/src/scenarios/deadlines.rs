@@ -107,19 +107,21 @@ fn a_busy_lease_that_frees_up_goes_on() {
 }
 
 #[test]
-fn an_early_deadline_message_is_re_armed_for_the_time_left() {
+fn a_deadline_message_before_the_steps_deadline_arms_the_next_one() {
     let mut fleet = Fleet::healthy();
     let mut s = to_await_green(request(), &mut fleet);
     let deadline = s.saga.deadline;
-    let before = s.saga.clone();
-    s.advance(5 * MINUTE).fire_wake_early(WakeKind::Deadline);
-    assert!(!s.changed);
-    assert_eq!(s.saga, before);
+    // Preflight's 10-minute message still serves: AwaitGreen (15 minutes) armed nothing new.
+    let first = s.armed_wake(WakeKind::Deadline).unwrap().due;
+    assert!(first < deadline);
+    s.now = first;
+    s.fire_wake_early(WakeKind::Deadline);
+    assert_eq!(s.phase(), &Phase::AwaitGreen);
     assert_eq!(
         s.effects,
         [Effect::Wake { fence: s.saga.fence, kind: WakeKind::Deadline, seq: 0, delay_ms: deadline.since(s.now) }]
     );
-    assert_eq!(s.armed_wake(WakeKind::Deadline).unwrap().due, deadline);
+    assert_eq!(s.saga.deadline_wake, Some(deadline));
     s.fire_wake(WakeKind::Deadline);
     assert!(matches!(s.phase(), Phase::Compensating { .. }));
 }
