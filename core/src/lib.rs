@@ -27,5 +27,6 @@ pub mod saga;
 mod scenarios;
 mod signals;
 mod steps;
+pub mod sweep;
 
 pub use machine::{SagaError, Transition, accept, handle};
