@@ -121,9 +121,14 @@ impl Cx {
     }
 
     fn snapshot(&mut self, seen: &Inspection) {
+        if let Err(violations) = preflight::check(&self.saga.request, seen) {
+            let reasons: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            self.reject(format!("{} (found under the lease, after waiting for another rollout)", reasons.join("; ")));
+            return;
+        }
         if let Some(g) = seen.green.as_ref().filter(|g| !g.state.is_terminal()) {
             self.reject(format!(
-                "Elastigroup {} started Blue/Green deployment {} outside greenfleet; wait for it to finish",
+                "Elastigroup {} has Blue/Green deployment {} running, started outside greenfleet; wait for it to finish or stop it",
                 seen.group.id, g.id
             ));
             return;
@@ -133,6 +138,7 @@ impl Cx {
         f.blue =
             seen.instances.iter().filter(|i| i.state != InstanceState::Terminating).map(|i| i.id.clone()).collect();
         f.started_at = Some(self.now);
+        f.green_progress = (0, u32::try_from(f.blue.len()).unwrap_or(u32::MAX));
         let note = format!("capacity {} with {} blue instances", seen.group.capacity, f.blue.len());
         self.publish(LifecycleKind::Started);
         self.enter(Phase::StartGreen, note);

@@ -28,8 +28,6 @@ pub enum Rule {
     GreenTagsDistinct,
     /// The group has running instances to replace.
     HasInstances,
-    /// No other Spot Blue/Green deployment is running on the group.
-    NoGreenInProgress,
     /// Approval or health gates need the deployment group to wait at READY.
     GatesNeedReadyWait,
 }
@@ -45,7 +43,6 @@ impl fmt::Display for Rule {
             Self::GroupTagsNotInFilters => "F3 group tags are not blue/green tags",
             Self::GreenTagsDistinct => "F4 green tags differ from blue",
             Self::HasInstances => "group has running instances",
-            Self::NoGreenInProgress => "no Blue/Green already running",
             Self::GatesNeedReadyWait => "gates need a READY wait",
         };
         f.write_str(s)
@@ -102,17 +99,6 @@ pub fn check(req: &RolloutRequest, seen: &Inspection) -> Verdict {
             format!(
                 "Elastigroup {} has no running instance; Spot launches as many green instances as run (F5), so there is nothing to replace",
                 group.id
-            ),
-        );
-    }
-    if let Some(g) = seen.green.as_ref().filter(|g| !g.state.is_terminal()) {
-        push(
-            Rule::NoGreenInProgress,
-            format!(
-                "Elastigroup {} already has Blue/Green deployment {} in state {}; wait for it to finish or stop it",
-                group.id,
-                g.id,
-                g.state.as_str()
             ),
         );
     }

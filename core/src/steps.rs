@@ -16,7 +16,9 @@ impl Cx {
                 let (keys, until) = (self.lease_keys(), self.lease_until());
                 self.call(Command::AcquireLeases { keys, until });
             }
-            Phase::Snapshot => self.call(inspect(None)),
+            // Read under the lease, with the deployment group: the rules are checked again against the
+            // fleet the previous rollout left behind.
+            Phase::Snapshot => self.call(inspect(Some(self.dg()))),
             Phase::StartGreen => {
                 let spec = self.green_spec();
                 self.saga.facts.started_green = true;

@@ -1,4 +1,12 @@
-//! Shared helpers for greenfleet's integration tests: a seeded random source and the chaos driver
-//! that delivers messages twice, shuffles events and drops acks, on the embedded engine.
+//! Shared helpers for greenfleet's integration tests:
+//!
+//! * [`chaos`] — a seeded random source and the hostile driver for the embedded engine;
+//! * [`env`] — `spawn_env()`: an isolated installation per test on the AWS emulator, with the HTTP
+//!   simulator in-process and two real worker processes;
+//! * [`observer`] — reading greenfleet's lifecycle events off its bus, as a subscriber would;
+//! * [`process`] — the `greenfleet` binary and worker processes that never outlive their test.
 
 pub mod chaos;
+pub mod env;
+pub mod observer;
+pub mod process;

@@ -1,6 +1,8 @@
 //! greenfleet's integration tests, in one binary: the embedded engine under hostile delivery, and
-//! (with the emulator) the AWS adapters and the worker processes end to end.
+//! (with the emulator) the worker processes end to end through SQS, DynamoDB and EventBridge.
 
 #![allow(clippy::unwrap_used)]
 
+mod aws;
 mod embedded;
+mod sweep;

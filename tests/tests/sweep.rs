@@ -30,7 +30,12 @@ async fn orphans_and_capacity_left_by_a_failed_compensation_are_swept() {
     env.submit(&s.request().to_string()).await;
     env.run_until_idle(DEMO_LIMIT_MS, |_| {}).await;
     let saga = env.store.all().pop().unwrap();
-    assert_eq!(saga.outcome().map(|o| o.kind()), Some("NeedsAttention"), "{}", greenfleet_workers::demo::timeline(&saga));
+    assert_eq!(
+        saga.outcome().map(|o| o.kind()),
+        Some("NeedsAttention"),
+        "{}",
+        greenfleet_workers::demo::timeline(&saga)
+    );
     let tagged = |env: &Embedded| {
         let state = env.cloud.group_state(&s.group.id).unwrap();
         state.instances.iter().filter(|i| i.tags.iter().any(|t| t.key == ROLLOUT_TAG_KEY)).count()
@@ -40,7 +45,10 @@ async fn orphans_and_capacity_left_by_a_failed_compensation_are_swept() {
 
     let dry = run_sweep(&env, true).await;
     assert_eq!(dry.applied, 0);
-    assert!(matches!(dry.repairs.as_slice(), [Repair::RemoveOrphans { instances, .. }, Repair::RestoreCapacity { .. }] if instances.len() == 2), "{dry:?}");
+    assert!(
+        matches!(dry.repairs.as_slice(), [Repair::RemoveOrphans { instances, .. }, Repair::RestoreCapacity { .. }] if instances.len() == 2),
+        "{dry:?}"
+    );
     assert_eq!(tagged(&env), 2, "a dry run changes nothing");
 
     let real = run_sweep(&env, false).await;

@@ -325,7 +325,7 @@ pub(super) mod is {
     use crate::effect::Command;
 
     pub(in crate::scenarios) fn inspect(c: &Command) -> bool {
-        matches!(c, Command::Inspect { deployment_group: None, .. })
+        matches!(c, Command::Inspect { .. })
     }
     pub(in crate::scenarios) fn inspect_with_dg(c: &Command) -> bool {
         matches!(c, Command::Inspect { deployment_group: Some(_), .. })

@@ -102,10 +102,31 @@ fn no_running_instance_to_replace() {
 }
 
 #[test]
-fn blue_green_already_in_progress() {
+fn a_blue_green_in_progress_is_judged_under_the_lease_not_before_it() {
+    // It may belong to the rollout holding the lease: preflight lets the request wait for the lease.
     let mut fleet = Fleet::healthy();
     fleet.green = Some(GreenDeployment { id: green_deployment_id(), state: GreenState::InProgress, tags: Vec::new() });
-    rejects(&fleet, &["already has Blue/Green deployment cdbg-42 in state IN_PROGRESS", "wait for it to finish"]);
+    let mut s = Scenario::start(request());
+    s.complete(fleet.preflight());
+    assert_eq!(s.phase(), &Phase::Lock);
+    // Still running once the lease is ours: nobody in greenfleet started it.
+    s.complete(acquired()).apply(&mut fleet, is::inspect);
+    assert!(s.reason().contains("Blue/Green deployment cdbg-42 running, started outside greenfleet"), "{}", s.reason());
+}
+
+#[test]
+fn the_rules_are_checked_again_under_the_lease() {
+    // While this request waited, the previous rollout left green instances tagged like ours (F4).
+    let mut fleet = Fleet::healthy();
+    let mut s = Scenario::start(request());
+    s.complete(fleet.preflight()).complete(acquired());
+    for i in &mut fleet.instances {
+        i.tags.push(tag("version", "6.0"));
+    }
+    s.apply(&mut fleet, is::inspect);
+    assert!(s.reason().contains("[F4 green tags differ from blue]"), "{}", s.reason());
+    assert!(s.reason().contains("under the lease"), "{}", s.reason());
+    assert!(is::release(s.issued.last().unwrap()));
 }
 
 #[test]
@@ -156,7 +177,7 @@ fn a_blue_green_started_outside_greenfleet_after_preflight_is_rejected_and_lease
     s.complete(fleet.preflight()).complete(acquired());
     fleet.green = Some(GreenDeployment { id: green_deployment_id(), state: GreenState::Starting, tags: Vec::new() });
     s.apply(&mut fleet, is::inspect);
-    assert!(s.reason().contains("started Blue/Green deployment cdbg-42 outside greenfleet"), "{}", s.reason());
+    assert!(s.reason().contains("Blue/Green deployment cdbg-42 running, started outside greenfleet"), "{}", s.reason());
     assert!(is::release(s.issued.last().unwrap()));
     assert!(s.side_effects().is_empty());
 }

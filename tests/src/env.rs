@@ -1,0 +1,553 @@
+//! [`spawn_env`]: one isolated greenfleet installation per test, end to end.
+//!
+//! * uniquely named queues, table, bus and rules on the AWS emulator (`infra_up`, redrive after 3
+//!   receives, 5 s visibility timeout, CodeDeploy events of this environment's applications only);
+//! * the simulated Spot + CodeDeploy served in-process on port 0, on the system clock, publishing
+//!   CodeDeploy's events with `PutEvents` to the default bus, so they reach the events queue through
+//!   the `<prefix>-codedeploy` rule exactly as on AWS; the [`Cloud`] handle stays with the test;
+//! * two real `greenfleet worker` processes sharing the queues.
+//!
+//! Tests wait by bounded polling of the store, the simulator or a queue — never a fixed sleep — and
+//! end with [`TestEnv::shutdown`]. If a test panics first, dropping the environment still kills the
+//! workers and deletes the resources.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::QueueAttributeName;
+use greenfleet_core::ids::RolloutId;
+use greenfleet_core::ports::{MessageQueue as _, SagaStore as _};
+use greenfleet_core::saga::Saga;
+use greenfleet_infra::dynamo::DynamoStore;
+use greenfleet_infra::eventbridge::EventBridgeBus;
+use greenfleet_infra::provision::{self, Names, ProvisionOptions, Provisioned, QueueKind};
+use greenfleet_infra::spot::{SpotConfig, SpotHttpClient, SpotToken};
+use greenfleet_infra::sqs::SqsQueue;
+use greenfleet_sim::Cloud;
+use greenfleet_workers::clock::SystemClock;
+use greenfleet_workers::scenarios::{self, Scenario};
+use greenfleet_workers::simulate::PutEventsSink;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::observer::Observer;
+use crate::process::{self, WorkerProcess};
+
+/// Worker processes per environment.
+pub const WORKERS: usize = 2;
+/// The demo's applications; each environment renames them `<prefix>-<app>` so that CodeDeploy events
+/// of one test's simulator never reach another test's queues.
+const APPS: [&str; 4] = ["shop", "search", "checkout", "billing"];
+/// Lines of each worker's log shown when a wait fails.
+const LOG_TAIL: usize = 40;
+
+/// One test's greenfleet installation. See the module documentation.
+pub struct TestEnv {
+    /// The unique resource prefix.
+    pub prefix: String,
+    /// Resource names under the prefix.
+    pub names: Names,
+    /// SDK configuration for the emulator.
+    pub sdk: SdkConfig,
+    /// What `infra_up` created.
+    pub provisioned: Provisioned,
+    /// The saga table, as the workers see it.
+    pub store: DynamoStore,
+    /// The simulated cloud: set faults, read groups and counters.
+    pub cloud: Cloud,
+    /// `http://127.0.0.1:<port>` of the simulator (Spot REST + CodeDeploy JSON + `/_sim`).
+    pub sim_url: String,
+    /// The Spot token the simulator accepts (a secret: it must never show in a log).
+    pub spot_token: String,
+    workers: Vec<WorkerProcess>,
+    sim: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
+    observer: Mutex<Option<Arc<Observer>>>,
+    shut_down: bool,
+}
+
+/// A resource prefix no other test, in this or another process, uses: `gf-e2e-<pid>-<n>-<ms>`.
+fn unique_prefix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()) % 10_000_000_000;
+    format!("gf-e2e-{}-{n}-{ms}", std::process::id())
+}
+
+/// Sets up a fresh environment: resources on the emulator, the simulator, two workers (up and
+/// answering `/healthz`).
+///
+/// # Panics
+/// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
+pub async fn spawn_env() -> TestEnv {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| !v.is_empty()),
+        "end-to-end tests need the AWS emulator: set AWS_ENDPOINT_URL or run ./scripts/test.sh"
+    );
+    // Build (or find) the binary first, off the async threads.
+    tokio::task::spawn_blocking(process::greenfleet_binary).await.expect("building the greenfleet binary");
+
+    let prefix = unique_prefix();
+    let names = Names::new(&prefix).expect("a valid resource prefix");
+    let sdk = greenfleet_infra::aws::load_sdk_config().await;
+    let opts = ProvisionOptions {
+        max_receive_count: 3,
+        visibility_timeout_secs: 5,
+        codedeploy_applications: APPS.iter().map(|a| format!("{prefix}-{a}")).collect(),
+        table_wait: Duration::from_secs(60),
+    };
+    let provisioned = provision::infra_up(&sdk, &names, &opts).await.expect("infra up on the emulator");
+    let store = DynamoStore::from_config(&sdk, &provisioned.table);
+
+    let cloud = Cloud::new(Arc::new(SystemClock));
+    cloud.faults(|f| {
+        f.green_launch_delay_ms = 300;
+        f.launch_delay_ms = 300;
+        f.tag_delay_ms = 200;
+        f.deployment_step_ms = 300;
+    });
+    let spot_token =
+        format!("spot-secret-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding the simulator");
+    let sim_url = format!("http://{}", listener.local_addr().expect("the simulator's address"));
+    let sink = Arc::new(PutEventsSink(EventBridgeBus::from_config(&sdk, "default")));
+    let serve_opts = greenfleet_sim::ServeOptions { expected_token: Some(spot_token.clone()), ..Default::default() };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let sim = tokio::spawn(greenfleet_sim::serve(listener, cloud.clone(), serve_opts, sink, async move {
+        let _ = stopped.await;
+    }));
+
+    let mut env = TestEnv {
+        prefix,
+        names,
+        sdk,
+        provisioned,
+        store,
+        cloud,
+        sim_url,
+        spot_token,
+        workers: Vec::new(),
+        sim: Some((stop, sim)),
+        observer: Mutex::new(None),
+        shut_down: false,
+    };
+    env.start_workers().await;
+    env
+}
+
+impl TestEnv {
+    /// What a worker process gets on top of the test's own environment (which carries `AWS_*`).
+    fn worker_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GREENFLEET_PREFIX", self.prefix.clone()),
+            ("GREENFLEET_SPOT_URL", self.sim_url.clone()),
+            ("AWS_ENDPOINT_URL_CODEDEPLOY", self.sim_url.clone()),
+            ("SPOTINST_TOKEN", self.spot_token.clone()),
+            // Debug for the worker module: its log then says how each message was handled
+            // (redelivered, lost race, duplicate), which is what a failing test needs.
+            ("GREENFLEET_LOG", "info,greenfleet_workers::worker=debug".to_owned()),
+        ]
+    }
+
+    /// Starts the worker processes and waits until each answers `/healthz`.
+    async fn start_workers(&mut self) {
+        let logs = process::log_dir();
+        std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("creating {}: {e}", logs.display()));
+        let vars = self.worker_env();
+        let prefix = self.prefix.clone();
+        let log_of = |i: usize| logs.join(format!("{prefix}-worker-{i}.log"));
+        for i in 0..WORKERS {
+            self.workers.push(WorkerProcess::spawn(i, &vars, log_of(i)));
+        }
+        for i in 0..WORKERS {
+            let mut attempts = 0;
+            loop {
+                match self.wait_healthy(i, Duration::from_secs(60)).await {
+                    Ok(()) => break,
+                    // Another process took the free port between our probe and the worker's bind: retry.
+                    Err(why) if attempts < 2 && why.contains("binding the admin endpoint") => {
+                        attempts += 1;
+                        self.workers[i] = WorkerProcess::spawn(i, &vars, log_of(i));
+                    }
+                    Err(why) => panic!("{why}"),
+                }
+            }
+        }
+    }
+
+    /// Waits until worker `i` answers `GET /healthz` with 200; `Err` says why not, with its log.
+    async fn wait_healthy(&mut self, i: usize, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.workers[i].exited() {
+                return Err(format!(
+                    "worker {i} exited during start-up ({status})\n{}",
+                    self.workers[i].log_tail(LOG_TAIL)
+                ));
+            }
+            if let Ok((200, _)) = self.try_healthz(i).await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "worker {i} did not answer /healthz within {timeout:?}\n{}",
+                    self.workers[i].log_tail(LOG_TAIL)
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn try_healthz(&self, i: usize) -> Result<(u16, serde_json::Value), reqwest::Error> {
+        let url = format!("http://{}/healthz", self.workers[i].admin);
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+        let resp = client.get(url).send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or_default()))
+    }
+
+    /// Worker `i`'s `/healthz`: status code and JSON body (counters).
+    ///
+    /// # Panics
+    /// When the endpoint cannot be reached.
+    pub async fn healthz(&self, i: usize) -> (u16, serde_json::Value) {
+        self.try_healthz(i).await.unwrap_or_else(|e| panic!("GET /healthz of worker {i}: {e}"))
+    }
+
+    /// Runs the `greenfleet` command line against this environment (`GREENFLEET_PREFIX` set), with
+    /// `stdin` as its standard input; returns exit code, stdout and stderr.
+    ///
+    /// # Panics
+    /// When the process cannot be run.
+    pub async fn cli(&self, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+        let mut cmd = std::process::Command::new(process::greenfleet_binary());
+        cmd.args(args)
+            .env("GREENFLEET_PREFIX", &self.prefix)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let input = stdin.to_owned();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().expect("starting the greenfleet command line");
+            let mut pipe = child.stdin.take().expect("its standard input");
+            std::io::Write::write_all(&mut pipe, input.as_bytes()).expect("writing to its standard input");
+            drop(pipe);
+            child.wait_with_output().expect("waiting for the greenfleet command line")
+        })
+        .await
+        .expect("the command line's thread");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    }
+
+    /// Worker process `i`.
+    pub fn worker(&mut self, i: usize) -> &mut WorkerProcess {
+        &mut self.workers[i]
+    }
+
+    /// The last lines of every worker's log.
+    #[must_use]
+    pub fn log_tails(&self) -> String {
+        self.workers.iter().map(|w| w.log_tail(LOG_TAIL)).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Every worker's whole log.
+    #[must_use]
+    pub fn logs(&self) -> String {
+        self.workers.iter().map(WorkerProcess::log_text).collect::<Vec<_>>().join("\n")
+    }
+
+    /// This environment's name for a demo application (`shop`, `search`, `checkout`, `billing`).
+    #[must_use]
+    pub fn app(&self, base: &str) -> String {
+        format!("{}-{base}", self.prefix)
+    }
+
+    /// The demo scenario of application `base`, renamed into this environment (see [`Self::app`]).
+    ///
+    /// # Panics
+    /// For an application the demo does not have.
+    #[must_use]
+    pub fn scenario(&self, base: &str) -> Scenario {
+        let mut s = scenarios::demo()
+            .into_iter()
+            .find(|s| s.deployment_group.name.application == base)
+            .unwrap_or_else(|| panic!("the demo has no application `{base}`"));
+        s.deployment_group.name.application = self.app(base);
+        s.group.codedeploy = vec![s.deployment_group.name.clone()];
+        s
+    }
+
+    /// Creates the scenario's Elastigroup, deployment group and fault in the simulator.
+    pub fn install(&self, s: &Scenario) {
+        s.install(&self.cloud);
+    }
+
+    /// The scenario's rollout request with `request_id`.
+    #[must_use]
+    pub fn request(&self, s: &Scenario, request_id: &str) -> serde_json::Value {
+        let mut r = s.request();
+        r["requestId"] = serde_json::json!(request_id);
+        r
+    }
+
+    /// The intake queue.
+    #[must_use]
+    pub fn intake(&self) -> SqsQueue {
+        SqsQueue::from_config(&self.sdk, &self.provisioned.intake.url)
+    }
+
+    /// greenfleet's bus of this environment.
+    #[must_use]
+    pub fn bus(&self) -> EventBridgeBus {
+        EventBridgeBus::from_config(&self.sdk, &self.provisioned.bus_name)
+    }
+
+    /// Sends a rollout request to the intake queue, as `greenfleet submit` does.
+    pub async fn submit(&self, request: &serde_json::Value) {
+        self.submit_raw(&request.to_string()).await;
+    }
+
+    /// Sends any body to the intake queue.
+    ///
+    /// # Panics
+    /// When SQS refuses.
+    pub async fn submit_raw(&self, body: &str) {
+        self.intake().send(body, 0).await.expect("sending to the intake queue");
+    }
+
+    /// The saga of rollout `id`, if stored.
+    ///
+    /// # Panics
+    /// On a bad id or a store failure.
+    pub async fn saga(&self, id: &str) -> Option<Saga> {
+        let id = RolloutId::parse(id).expect("a valid rollout id");
+        self.store.load(&id).await.expect("reading the saga table")
+    }
+
+    /// Polls the store every 200 ms until rollout `id` satisfies `done`; returns it.
+    ///
+    /// # Panics
+    /// After `timeout`, with the rollout's timeline and the workers' log tails.
+    pub async fn wait_for_saga(&self, id: &str, what: &str, timeout: Duration, done: impl Fn(&Saga) -> bool) -> Saga {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let saga = self.saga(id).await;
+            if let Some(s) = saga.as_ref().filter(|s| done(s)) {
+                return s.clone();
+            }
+            if Instant::now() >= deadline {
+                let timeline = saga.as_ref().map_or_else(
+                    || "(no saga stored)".to_owned(),
+                    |s| {
+                        format!(
+                            "now {}: {}\n{}",
+                            s.phase.name(),
+                            s.waiting_for(),
+                            greenfleet_workers::demo::timeline(s)
+                        )
+                    },
+                );
+                panic!(
+                    "rollout {id} did not reach {what} within {timeout:?} (prefix {})\n{timeline}\n{}",
+                    self.prefix,
+                    self.log_tails()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until rollout `id` has an outcome; returns the finished saga.
+    ///
+    /// # Panics
+    /// After `timeout`, with the rollout's timeline and the workers' log tails.
+    pub async fn wait_for_outcome(&self, id: &str, timeout: Duration) -> Saga {
+        self.wait_for_saga(id, "an outcome", timeout, |s| s.phase.is_done()).await
+    }
+
+    /// Asserts that rollout `saga` ended as `kind`, showing its timeline otherwise.
+    ///
+    /// # Panics
+    /// When it did not.
+    #[track_caller]
+    pub fn assert_outcome(&self, saga: &Saga, kind: &str) {
+        let got = saga.outcome().map(|o| o.kind());
+        assert_eq!(
+            got,
+            Some(kind),
+            "rollout {} ended {}\n{}",
+            saga.id,
+            saga.waiting_for(),
+            greenfleet_workers::demo::timeline(saga)
+        );
+    }
+
+    /// Approximate message counts of a queue: visible, in flight, delayed.
+    ///
+    /// # Panics
+    /// When SQS refuses.
+    pub async fn queue_counts(&self, url: &str) -> (u64, u64, u64) {
+        let out = aws_sdk_sqs::Client::new(&self.sdk)
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .expect("reading queue attributes");
+        let attrs: HashMap<QueueAttributeName, String> = out.attributes().cloned().unwrap_or_default();
+        let n = |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (
+            n(QueueAttributeName::ApproximateNumberOfMessages),
+            n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            n(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+        )
+    }
+
+    /// Waits until the queue at `url` holds nothing (visible, in flight or delayed).
+    ///
+    /// # Panics
+    /// After `timeout`.
+    pub async fn wait_queue_idle(&self, url: &str, timeout: Duration) {
+        eventually_async(&format!("queue {url} drained"), timeout, || async {
+            let c = self.queue_counts(url).await;
+            if c == (0, 0, 0) { Ok(()) } else { Err(format!("(visible, in flight, delayed) = {c:?}")) }
+        })
+        .await;
+    }
+
+    /// Reads the dead-letter queue of `kind` until it has yielded `n` messages; returns their bodies.
+    /// (They stay in the queue, invisible for a while.)
+    ///
+    /// # Panics
+    /// After `timeout`, listing what was found.
+    pub async fn wait_dead_letters(&self, kind: QueueKind, n: usize, timeout: Duration) -> Vec<String> {
+        let dlq = SqsQueue::from_config(&self.sdk, &self.provisioned.queue(kind).dlq_url);
+        let deadline = Instant::now() + timeout;
+        let mut bodies = Vec::new();
+        while bodies.len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} messages reached the {} dead-letter queue within {timeout:?}: {bodies:?}\n{}",
+                bodies.len(),
+                kind.suffix(),
+                self.log_tails()
+            );
+            for d in dlq.receive(10, 1_000).await.expect("receiving from the dead-letter queue") {
+                // Hidden for the queue's visibility timeout, then seen again: count each body once.
+                if !bodies.contains(&d.body) {
+                    bodies.push(d.body);
+                }
+            }
+        }
+        bodies
+    }
+
+    /// A Spot API client for the simulator (what the workers use), to read groups back through Spot's API.
+    ///
+    /// # Panics
+    /// When the client cannot be built.
+    #[must_use]
+    pub fn spot(&self) -> SpotHttpClient {
+        let mut config = SpotConfig::new(SpotToken::new(self.spot_token.clone()));
+        config.base_url.clone_from(&self.sim_url);
+        SpotHttpClient::new(config).expect("a Spot client for the simulator")
+    }
+
+    /// The observer of this environment's lifecycle events, created on first call. Create it before
+    /// publishing what you want to observe.
+    pub async fn events_observer(&self) -> Arc<Observer> {
+        if let Some(o) = self.observer.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+            return o;
+        }
+        let o = Arc::new(Observer::create(&self.sdk, &self.prefix, &self.provisioned.bus_name).await);
+        *self.observer.lock().unwrap_or_else(PoisonError::into_inner) = Some(o.clone());
+        o
+    }
+
+    /// Stops everything: SIGTERM to the workers (SIGKILL after 10 s), the simulator, the observer, and
+    /// the resources on the emulator. Every test ends with it.
+    pub async fn shutdown(mut self) {
+        for w in &mut self.workers {
+            w.stop(Duration::from_secs(10)).await;
+        }
+        if let Some((stop, task)) = self.sim.take() {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let observer = self.observer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(o) = observer {
+            o.delete(&self.sdk).await;
+        }
+        // Best effort: the emulator is discarded after the run anyway.
+        let _ = provision::infra_down(&self.sdk, &self.names).await;
+        self.shut_down = true;
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if self.shut_down {
+            return;
+        }
+        // A test panicked before `shutdown`: kill the workers now (their Drop does), stop the
+        // simulator, and delete the resources from a runtime of our own.
+        self.workers.clear();
+        if let Some((stop, task)) = self.sim.take() {
+            let _ = stop.send(());
+            task.abort();
+        }
+        let sdk = self.sdk.clone();
+        let names = self.names.clone();
+        let observer = self.observer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                let work = async {
+                    if let Some(o) = observer {
+                        o.delete(&sdk).await;
+                    }
+                    let _ = provision::infra_down(&sdk, &names).await;
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(20), work).await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Polls `probe` every 100 ms until it gives `Ok`; returns the value.
+///
+/// # Panics
+/// After `timeout`, naming `what` and the last `Err`.
+pub async fn eventually<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(why) => assert!(Instant::now() < deadline, "not within {timeout:?}: {what}; last: {why}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// [`eventually`] with an async probe, every 200 ms.
+///
+/// # Panics
+/// After `timeout`, naming `what` and the last `Err`.
+pub async fn eventually_async<T, F: Future<Output = Result<T, String>>>(
+    what: &str,
+    timeout: Duration,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe().await {
+            Ok(v) => return v,
+            Err(why) => assert!(Instant::now() < deadline, "not within {timeout:?}: {what}; last: {why}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
