@@ -206,25 +206,32 @@ fn decode_summary(table: &str, item: &HashMap<String, AttributeValue>) -> Result
     serde_json::from_str(summary).map_err(|e| corrupt(table, pk, &format!("`summary` is not a saga summary: {e}")))
 }
 
-#[async_trait]
-impl SagaStore for DynamoStore {
-    async fn create(&self, saga: &Saga) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(saga_item(saga)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match res {
+impl DynamoStore {
+    /// One conditional PutItem: a new saga (`expected` None) or the next version of one. A lost
+    /// condition is `Conflict`.
+    async fn put_saga(&self, saga: &Saga, expected: Option<u64>) -> Result<(), StoreError> {
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(saga_item(saga)?));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK),
+            Some(v) => put
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_values(":expected", n(v)),
+        };
+        match put.send().await {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
                 Err(StoreError::Conflict)
             }
             Err(e) => Err(self.error("PutItem", &e)),
         }
+    }
+}
+
+#[async_trait]
+impl SagaStore for DynamoStore {
+    async fn create(&self, saga: &Saga) -> Result<(), StoreError> {
+        self.put_saga(saga, None).await
     }
 
     async fn load(&self, id: &RolloutId) -> Result<Option<Saga>, StoreError> {
@@ -241,23 +248,7 @@ impl SagaStore for DynamoStore {
     }
 
     async fn save(&self, saga: &Saga, expected_version: u64) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(saga_item(saga)?))
-            .condition_expression("#v = :expected")
-            .expression_attribute_names("#v", VERSION)
-            .expression_attribute_values(":expected", n(expected_version))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(self.error("PutItem", &e)),
-        }
+        self.put_saga(saga, Some(expected_version)).await
     }
 
     async fn find_by_deployment(&self, id: &DeploymentId) -> Result<Option<RolloutId>, StoreError> {
