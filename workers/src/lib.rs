@@ -14,5 +14,6 @@ pub mod runner;
 pub mod scenarios;
 pub mod shutdown;
 pub mod simulate;
+pub mod sweep;
 pub mod telemetry;
 pub mod worker;
