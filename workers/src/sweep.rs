@@ -86,7 +86,13 @@ pub async fn sweep(
     Ok(report)
 }
 
-async fn repair(executor: &Executor, clock: &dyn Clock, group: &ElastigroupId, repairs: &[Repair], report: &mut SweepReport) {
+async fn repair(
+    executor: &Executor,
+    clock: &dyn Clock,
+    group: &ElastigroupId,
+    repairs: &[Repair],
+    report: &mut SweepReport,
+) {
     let holder = RolloutId::parse(SWEEPER).unwrap_or_else(|_| unreachable!("a valid id"));
     let key = [LeaseKey::group(group)];
     let now = clock.now();
