@@ -244,10 +244,13 @@ impl Cx {
                 self.note(format!("could not read the group ({e}); will look again"))
             }
             (FinalizeStage::RemoveBlue, CallResult::Inspected(Ok(seen))) => {
+                // Blue is every instance without this rollout's tag: the snapshot's, and any the group
+                // launched meanwhile (someone raised its capacity), which would otherwise outlive green
+                // when capacity is restored (Spot scales in the newest first).
                 let blue: Vec<_> = seen
                     .instances
                     .iter()
-                    .filter(|i| i.state != InstanceState::Terminating && self.saga.facts.blue.contains(&i.id))
+                    .filter(|i| i.state != InstanceState::Terminating && !i.tags.iter().any(|t| self.is_rollout_tag(t)))
                     .map(|i| i.id.clone())
                     .collect();
                 if blue.is_empty() {

@@ -135,6 +135,9 @@ pub struct Inspection {
     pub deployment_group: Option<Option<DeploymentGroupView>>,
 }
 
+/// One round of health checks: per instance, `Ok` or why not.
+pub type HealthRound = Vec<(InstanceId, Result<(), String>)>;
+
 /// The result of a [`Command`], one variant per command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallResult {
@@ -162,8 +165,9 @@ pub enum CallResult {
     Detached(Result<(), RemoteError>),
     /// [`Command::SetCapacity`].
     CapacitySet(Result<(), RemoteError>),
-    /// [`Command::CheckHealth`]: per instance, `Ok` or why not.
-    Health(Vec<(InstanceId, Result<(), String>)>),
+    /// [`Command::CheckHealth`]: the round, or why it could not run (the group could not be read),
+    /// which says nothing of green's health.
+    Health(Result<HealthRound, RemoteError>),
 }
 
 /// Everything that can happen to a saga.

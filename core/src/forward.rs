@@ -69,7 +69,10 @@ impl Cx {
                 }
                 Err(e) => self.note(format!("ContinueDeployment failed ({e}); the reconcile poll will decide")),
             },
-            (Phase::Verify, CallResult::Health(results)) => self.health(&results),
+            (Phase::Verify, CallResult::Health(Ok(results))) => self.health(&results),
+            (Phase::Verify, CallResult::Health(Err(e))) => {
+                self.note(format!("health round not run: could not read the group ({e}); will look again"));
+            }
             (Phase::Release, CallResult::LeasesReleased(r)) => {
                 match r {
                     Ok(()) => self.saga.facts.leases.clear(),
@@ -131,6 +134,20 @@ impl Cx {
                 "Elastigroup {} has Blue/Green deployment {} running, started outside greenfleet; wait for it to finish or stop it",
                 seen.group.id, g.id
             ));
+            return;
+        }
+        // Spot launches as many green instances as run when it starts (F5): a snapshot taken while the
+        // group scales would wait for green Spot never launches. Wait for it to settle (within the deadline).
+        let pending = seen.instances.iter().filter(|i| i.state == InstanceState::Pending).count();
+        if pending > 0 {
+            if self.saga.stage == 0 {
+                self.note(format!(
+                    "{pending} instances of {} still launching; waiting for the group to settle",
+                    seen.group.id
+                ));
+            }
+            self.saga.stage += 1;
+            self.wake(crate::effect::WakeKind::Step, crate::machine::GREEN_POLL_MS);
             return;
         }
         let f = &mut self.saga.facts;

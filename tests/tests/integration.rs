@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod aws;
+mod dst;
 mod embedded;
 mod sweep;

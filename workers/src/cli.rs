@@ -68,6 +68,23 @@ pub enum Command {
         /// Long-poll wait per receive, in milliseconds.
         #[arg(long, default_value_t = 10_000)]
         wait_ms: u64,
+        /// Seconds between two sweeps for orphans and capacity drift (0: never).
+        #[arg(long, env = "GREENFLEET_SWEEP_EVERY_SECS", default_value_t = 600)]
+        sweep_every_secs: u64,
+    },
+    /// Find and repair what rollouts left behind: instances tagged by a rollout that did not succeed
+    /// (or that the table does not know) and capacity drifted from the last finished rollout's
+    /// snapshot. Takes each group's lease, so it never races a rollout. Workers also sweep periodically.
+    Sweep {
+        /// Spot API settings.
+        #[command(flatten)]
+        spot: SpotArgs,
+        /// List the repairs without making them.
+        #[arg(long)]
+        dry_run: bool,
+        /// How many recently finished rollouts to consider (with the active ones).
+        #[arg(long, default_value_t = 50)]
+        recent: usize,
     },
     /// Publish a rollout request (validated here first) to the intake queue, or to greenfleet's bus.
     Submit {
@@ -141,6 +158,21 @@ pub enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         transitions: u64,
     },
+    /// Deterministic simulation testing: run seeds, each many rollouts at once on the embedded engine
+    /// under the faults the seed draws (crashes, races, lost and duplicated messages and events, API
+    /// errors, slow or failing deployments, cancels, outside capacity changes), checking the invariants.
+    /// Prints each failing seed with its trace; exits 1 if any seed fails.
+    Dst {
+        /// How many seeds.
+        #[arg(long, default_value_t = 1_000)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// A line per seed; with `--seeds 1`, its whole trace.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 /// `greenfleet infra` actions.
@@ -185,9 +217,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ops::infra_up(&aws, opts, output).await
         }
         Command::Infra { action: InfraAction::Down } => ops::infra_down(&aws).await,
-        Command::Worker { spot, concurrency, admin_addr, wait_ms } => {
+        Command::Sweep { spot, dry_run, recent } => {
             let c = crate::connect::connect(&aws).await?;
             let worker = c.worker(&spot)?;
+            let deps = worker.deps();
+            let report = crate::sweep::sweep(&*deps.store, &deps.executor, &*deps.clock, recent, dry_run).await?;
+            print!("{}", crate::sweep::describe(&report, dry_run));
+            Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Worker { spot, concurrency, admin_addr, wait_ms, sweep_every_secs } => {
+            let c = crate::connect::connect(&aws).await?;
+            let worker = c.worker(&spot)?;
+            if sweep_every_secs > 0 {
+                tokio::spawn(periodic_sweep(worker.clone(), sweep_every_secs));
+            }
             let listener = tokio::net::TcpListener::bind(&admin_addr)
                 .await
                 .with_context(|| format!("binding the admin endpoint on {admin_addr} (set --admin-addr)"))?;
@@ -245,6 +288,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             print_budget(&bench::budget().await);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Dst { seeds, from, verbose } => {
+            let c = crate::dst::campaign(from, seeds, verbose, |line| println!("{line}")).await;
+            println!("outcomes: {:?}; faults injected: {}", c.outcomes, c.faults.describe());
+            println!("{}", c.final_line());
+            Ok(if c.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }
@@ -322,4 +371,21 @@ fn print_budget(b: &bench::Budget) {
     println!("  EventBridge {} lifecycle events published", b.published);
     println!("  Spot        {} calls {:?}", total(&b.spot), b.spot);
     println!("  CodeDeploy  {} calls {:?}", total(&b.codedeploy), b.codedeploy);
+}
+
+/// The worker's periodic sweep (every worker runs one; the group leases keep them from colliding).
+async fn periodic_sweep(worker: crate::worker::Worker, every_secs: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every_secs));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let deps = worker.deps();
+        match crate::sweep::sweep(&*deps.store, &deps.executor, &*deps.clock, 50, false).await {
+            Ok(r) if r.repairs.is_empty() && r.problems.is_empty() => {}
+            Ok(r) => {
+                tracing::warn!(report = %crate::sweep::describe(&r, false), "sweep repaired what rollouts left behind")
+            }
+            Err(e) => tracing::warn!(error = %e, "sweep could not read the table"),
+        }
+    }
 }

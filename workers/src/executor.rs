@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use greenfleet_core::cloud::{GreenDeployment, GreenSpec};
-use greenfleet_core::effect::{CallResult, Command, Inspection};
+use greenfleet_core::effect::{CallResult, Command, HealthRound, Inspection};
 use greenfleet_core::ids::{ElastigroupId, InstanceId, RolloutId, Timestamp};
 use greenfleet_core::ports::{Deployments, Elastigroups, HealthProbe, Leases, RemoteError, StoreError};
 use greenfleet_core::request::ROLLOUT_TAG_KEY;
@@ -130,13 +130,9 @@ impl Executor {
         url_template: &str,
         expected_status: u16,
         timeout_ms: u64,
-    ) -> Vec<(InstanceId, Result<(), String>)> {
-        let all = match self.elastigroups.instances(group).await {
-            Ok(all) => all,
-            Err(e) => {
-                return instances.iter().map(|i| (i.clone(), Err(format!("could not read the group: {e}")))).collect();
-            }
-        };
+    ) -> Result<HealthRound, RemoteError> {
+        // A group that cannot be read (throttling, 5xx) says nothing of green's health: no round.
+        let all = self.elastigroups.instances(group).await?;
         let mut out = Vec::with_capacity(instances.len());
         for id in instances {
             let ip = all.iter().find(|i| &i.id == id).and_then(|i| i.private_ip.clone());
@@ -146,6 +142,6 @@ impl Executor {
             };
             out.push((id.clone(), result));
         }
-        out
+        Ok(out)
     }
 }

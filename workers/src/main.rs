@@ -8,10 +8,16 @@ use greenfleet_workers::telemetry;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_filter = if matches!(cli.command, Command::Worker { .. }) { "info" } else { "warn" };
+    let default_filter = match cli.command {
+        Command::Worker { .. } => "info",
+        // The simulation makes workers fail on purpose; their warnings are expected noise.
+        Command::Dst { .. } => "off",
+        _ => "warn",
+    };
     telemetry::init(&cli.log_format, default_filter);
     // The benchmark measures one core; everything else may use them all.
-    let runtime = if matches!(cli.command, Command::Bench { .. }) {
+    // The simulation is deterministic on one thread.
+    let runtime = if matches!(cli.command, Command::Bench { .. } | Command::Dst { .. }) {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()

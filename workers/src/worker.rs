@@ -138,7 +138,7 @@ impl Worker {
                 match existing {
                     Some(s) if s.outbox.cause.as_deref() == Some(cause.as_str()) => {
                         debug!(rollout_id = %s.id, "intake redelivered; replaying its effects");
-                        let effects = s.outbox.effects.clone();
+                        let effects = s.outbox.replay(&s, now);
                         self.run_effects(s, &cause, effects).await?;
                     }
                     _ => info!(rollout_id = %saga.id, "duplicate requestId: the rollout already exists; ignored"),
@@ -212,6 +212,7 @@ impl Worker {
                 inputs.push_back(result);
             }
         }
+        self.settle(cause, latest).await;
         Ok(())
     }
 
@@ -226,25 +227,29 @@ impl Worker {
         first: bool,
         latest: &mut Option<Saga>,
     ) -> Result<Vec<Effect>, WorkerError> {
+        // The version this chain last wrote (or replayed): found later at another version with this
+        // message as its cause, the saga was written by a worker racing on the same message.
+        let ours = latest.as_ref().map(|s| s.version);
         for _ in 0..CONFLICT_RETRIES {
-            let saga = match latest.take() {
-                Some(s) => s,
+            let (saga, loaded) = match latest.take() {
+                Some(s) => (s, false),
                 None => match self.deps.store.load(id).await? {
-                    Some(s) => s,
+                    Some(s) => (s, true),
                     None => {
                         warn!(rollout_id = %id, "message for an unknown rollout; ignored");
                         return Ok(Vec::new());
                     }
                 },
             };
-            if first && saga.outbox.cause.as_deref() == Some(cause) {
-                // Delivered again after the worker persisted its transition: finish what it started.
+            let now = self.deps.clock.now();
+            if loaded && saga.outbox.cause.as_deref() == Some(cause) && (first || ours != Some(saga.version)) {
+                // Persisted for this message by a worker that may have died before acting on it (an
+                // earlier delivery, or one racing this one, which may ack it): finish what it started.
                 debug!(rollout_id = %id, cause, "redelivered; replaying the last transition's effects");
-                let effects = saga.outbox.effects.clone();
+                let effects = saga.outbox.replay(&saga, now);
                 *latest = Some(saga);
                 return Ok(effects);
             }
-            let now = self.deps.clock.now();
             let t = greenfleet_core::handle(&saga, input.clone(), now)?;
             if !t.changed {
                 *latest = Some(saga);
@@ -252,12 +257,22 @@ impl Worker {
             }
             let mut next = t.next;
             next.version = saga.version + 1;
-            next.outbox = Outbox { cause: Some(cause.to_owned()), effects: t.effects.clone() };
+            let mut effects = t.effects;
+            if saga.outbox.cause.as_deref() != Some(cause) {
+                // The last transition was another message's, whose worker may have died before running
+                // its effects; redelivered, that message will find this outbox instead: carry them.
+                let carried = saga.outbox.carry(&next, now);
+                if !carried.is_empty() {
+                    debug!(rollout_id = %id, cause, carried = carried.len(), "carrying effects of the previous transition");
+                    effects.splice(0..0, carried);
+                }
+            }
+            next.outbox = Outbox { cause: Some(cause.to_owned()), effects: effects.clone() };
             match self.deps.store.save(&next, saga.version).await {
                 Ok(()) => {
                     log_transition(&saga, &next);
                     *latest = Some(next);
-                    return Ok(t.effects);
+                    return Ok(effects);
                 }
                 Err(StoreError::Conflict) => {
                     debug!(rollout_id = %id, "lost a race for the saga; reloading");
@@ -276,7 +291,26 @@ impl Worker {
             let effects = self.transition(&id, cause, input, false, &mut latest).await?;
             inputs.extend(self.execute(&id, effects).await?);
         }
+        self.settle(cause, latest).await;
         Ok(())
+    }
+
+    /// Every effect of this message's chain ran: clears the outbox of its last transition when it
+    /// holds wake-ups, so a duplicate of the message replays nothing (each replayed wake-up would
+    /// echo down every later one) and no other message carries them again. Best effort: failing
+    /// only leaves effects that are safe to repeat.
+    async fn settle(&self, cause: &str, latest: Option<Saga>) {
+        let Some(saga) = latest else { return };
+        let wakes = saga.outbox.effects.iter().any(|e| matches!(e, Effect::Wake { .. }));
+        if !wakes || saga.phase.is_done() || saga.outbox.cause.as_deref() != Some(cause) {
+            return;
+        }
+        let mut next = saga.clone();
+        next.version = saga.version + 1;
+        next.outbox.effects.clear();
+        if let Err(e) = self.deps.store.save(&next, saga.version).await {
+            debug!(rollout_id = %saga.id, error = %e, "outbox not cleared; a duplicate may repeat its effects");
+        }
     }
 
     /// Executes effects in order; call results come back as inputs.

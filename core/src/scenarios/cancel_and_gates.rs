@@ -5,6 +5,7 @@ use crate::cloud::{DeploymentStatus, EventState, GreenState};
 use crate::effect::{CallResult, Command, WakeKind};
 use crate::event::LifecycleKind;
 use crate::ids::InstanceId;
+use crate::machine::HEALTH_FAILURES;
 use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
 
 use super::fixtures::{
@@ -160,7 +161,7 @@ fn approval_given_in_advance_continues_at_ready_without_waiting() {
 }
 
 fn healthy_round(ids: &[InstanceId]) -> CallResult {
-    CallResult::Health(ids.iter().map(|i| (i.clone(), Ok(()))).collect())
+    CallResult::Health(Ok(ids.iter().map(|i| (i.clone(), Ok(()))).collect()))
 }
 
 #[test]
@@ -188,7 +189,7 @@ fn three_failed_health_rounds_compensate() {
     let mut s = to_await_deployment(health_checked_request(2), &mut fleet);
     s.event(EventState::Ready);
     let sick =
-        || CallResult::Health(vec![(instance("i-green1"), Ok(())), (instance("i-green2"), Err("HTTP 503".into()))]);
+        || CallResult::Health(Ok(vec![(instance("i-green1"), Ok(())), (instance("i-green2"), Err("HTTP 503".into()))]));
     s.complete(sick());
     s.fire_wake(WakeKind::Poll).complete(sick());
     assert_eq!(s.phase(), &Phase::Verify);
@@ -213,5 +214,22 @@ fn slow_health_rounds_get_the_time_they_need() {
     for _ in 0..3 {
         s.fire_wake(WakeKind::Poll).advance(5_000).complete(healthy_round(&green));
     }
+    assert_eq!(s.phase(), &Phase::AwaitDeployment);
+}
+
+#[test]
+fn a_health_round_that_cannot_read_the_group_does_not_count_against_green() {
+    let mut fleet = Fleet::healthy();
+    let mut s = to_await_deployment(health_checked_request(1), &mut fleet);
+    s.event(EventState::Ready);
+    for _ in 0..HEALTH_FAILURES + 1 {
+        s.complete(CallResult::Health(Err(super::fixtures::unavailable())));
+        assert_eq!(s.saga.facts.health_streak, (0, 0), "Spot throttling says nothing of green's health");
+        s.fire_wake(WakeKind::Poll);
+    }
+    assert_eq!(s.phase(), &Phase::Verify);
+    assert!(s.noted("health round not run"));
+    let Command::CheckHealth { instances, .. } = s.expect_call(is::check_health) else { unreachable!() };
+    s.complete(healthy_round(&instances));
     assert_eq!(s.phase(), &Phase::AwaitDeployment);
 }

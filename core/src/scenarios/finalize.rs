@@ -95,3 +95,23 @@ fn spot_not_finishing_in_time_does_not_block_finalize() {
     assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RemoveBlue));
     assert!(s.noted("Spot did not finish its Blue/Green deployment in time"));
 }
+
+#[test]
+fn finalize_removes_every_instance_without_the_rollout_tag_not_only_the_snapshots_blue() {
+    let mut fleet = single();
+    let mut s = to_finalize(request(), &mut fleet);
+    fleet.set_green_state(GreenState::Finished);
+    // Someone raised the capacity during the rollout: the group launched a plain instance, older than
+    // nothing greenfleet knows of. Left in place, restoring capacity would scale in green instead.
+    fleet.instances.push(crate::cloud::InstanceView {
+        id: instance("i-extra1"),
+        state: crate::cloud::InstanceState::Running,
+        private_ip: Some("10.0.2.1".into()),
+        tags: fleet.group.tags.clone(),
+    });
+    s.apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RemoveBlue));
+    s.apply(&mut fleet, is::inspect);
+    let Command::Detach { instances, .. } = s.expect_call(is::detach) else { unreachable!() };
+    assert_eq!(instances, vec![instance("i-blue1"), instance("i-extra1")]);
+}

@@ -142,3 +142,22 @@ fn a_done_saga_ignores_everything() {
     s.feed(crate::effect::Input::Wake { fence, kind: WakeKind::Deadline, seq: 0 });
     s.assert_noop();
 }
+
+/// Spot launches as many green instances as run when it starts (F5): an instance still launching at
+/// the snapshot would be expected as green that Spot never launches, so the snapshot waits for it.
+#[test]
+fn the_snapshot_waits_for_a_scaling_group_to_settle() {
+    let mut fleet = Fleet::healthy();
+    let mut s = Scenario::start(request());
+    s.complete(fleet.preflight()).complete(acquired());
+    assert_eq!(s.phase(), &Phase::Snapshot);
+    fleet.instances[1].state = crate::cloud::InstanceState::Pending;
+    s.apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::Snapshot);
+    assert!(s.noted("1 instances of sig-1234abcd still launching"));
+    assert!(s.saga.facts.snapshot.is_none());
+    fleet.instances[1].state = crate::cloud::InstanceState::Running;
+    s.fire_wake(WakeKind::Step).apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::StartGreen);
+    assert_eq!(s.saga.facts.blue.len(), 2);
+}

@@ -1,0 +1,386 @@
+//! The invariants a seed must keep.
+//!
+//! At every instant (after each delivery):
+//! * never two rollouts active on one Elastigroup or deployment group, and an active rollout holds
+//!   both leases.
+//!
+//! When a rollout ends, against the cloud as it is then:
+//! * RolledBack and Rejected leave no instance carrying the rollout's green tag, and capacity equal
+//!   to the snapshot taken at Snapshot (when one was taken);
+//! * Succeeded leaves only its green instances serving, as many as the snapshot's target, and
+//!   capacity equal to the snapshot;
+//! * NeedsAttention lists what is left to do.
+//!
+//! After the seed:
+//! * every rollout reached a terminal outcome, within what its deadlines allow, and never changed after;
+//! * its outcome is one the seed's faults allow; NeedsAttention only when a fault persisted past
+//!   every retry of one step;
+//! * at most one Spot Blue/Green start and at most one CreateDeployment per rollout (exactly one each
+//!   for Succeeded, none for Rejected);
+//! * the lifecycle events published name one outcome, the saga's;
+//! * each group ends as its last rollout promised.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use greenfleet_core::cloud::{InstanceState, InstanceView};
+use greenfleet_core::event::LifecycleKind;
+use greenfleet_core::machine::MAX_ATTEMPTS;
+use greenfleet_core::memory::MemoryLeases;
+use greenfleet_core::ports::{Clock, LeaseKey};
+use greenfleet_core::request::ROLLOUT_TAG_KEY;
+use greenfleet_core::saga::{Compensation, Outcome, Phase, Saga};
+use greenfleet_sim::GroupState;
+
+use super::driver::Driver;
+use super::faults::lock;
+use super::report::clock;
+use super::scheduler::{Plan, RolloutPlan};
+
+/// Most failures kept per seed (the first ones matter; the rest are usually consequences).
+const MAX_FAILURES: usize = 40;
+
+/// What the driver saw while running a seed.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    /// Each rollout's phase at the last look.
+    pub(crate) phase: BTreeMap<String, String>,
+    /// Rollouts seen finished, with their version then.
+    pub(crate) done: BTreeMap<String, u64>,
+    /// Rollouts seen settled on an outcome (see [`settled`]).
+    pub(crate) ended: BTreeSet<String>,
+    /// Broken invariants.
+    pub(crate) failures: Vec<String>,
+    /// Looks taken.
+    pub(crate) checks: u64,
+    /// Rollouts whose group someone scaled in while green ran: Spot may then have scaled in green
+    /// instances and launched plain ones when capacity came back, which no rollout can prevent.
+    pub(crate) scaled_in: BTreeSet<String>,
+    /// Rollouts whose group someone scaled in around the snapshot, before Spot launched green: Spot
+    /// then launches fewer green instances than the snapshot had blue, and the rollout may time out;
+    /// scaled to zero, there is nothing left to replace and the rollout is rejected.
+    pub(crate) undercut: BTreeSet<String>,
+}
+
+impl Seen {
+    /// Records a broken invariant (once).
+    pub(crate) fn fail(&mut self, what: String) {
+        if self.failures.len() < MAX_FAILURES && !self.failures.contains(&what) {
+            self.failures.push(what);
+        }
+    }
+}
+
+/// Whether the saga is changing its group: between taking its leases and starting to give them back.
+pub(crate) fn acting(saga: &Saga) -> bool {
+    match &saga.phase {
+        Phase::Preflight | Phase::Lock | Phase::Release | Phase::Done(_) => false,
+        Phase::Compensating { remaining, .. } => remaining.iter().any(|c| *c != Compensation::ReleaseLeases),
+        _ => true,
+    }
+}
+
+/// Never two rollouts active on one Elastigroup or deployment group; an active one holds both leases.
+pub(crate) fn exclusive(sagas: &[Saga], leases: &MemoryLeases) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut on: BTreeMap<LeaseKey, Vec<&Saga>> = BTreeMap::new();
+    for s in sagas.iter().filter(|s| acting(s)) {
+        for key in [LeaseKey::group(&s.request.elastigroup_id), LeaseKey::deployment_group(&s.deployment_group())] {
+            match leases.holder(&key) {
+                Some(h) if h == s.id => {}
+                other => problems.push(format!(
+                    "{} is in {} without holding lease {} (held by {})",
+                    s.id,
+                    s.phase.name(),
+                    key.0,
+                    other.map_or_else(|| "nobody".to_owned(), |h| h.to_string())
+                )),
+            }
+            on.entry(key).or_default().push(s);
+        }
+    }
+    for (key, active) in on.iter().filter(|(_, v)| v.len() > 1) {
+        let who: Vec<String> = active.iter().map(|s| format!("{} in {}", s.id, s.phase.name())).collect();
+        problems.push(format!("two rollouts active at once on {}: {}", key.0, who.join(", ")));
+    }
+    problems
+}
+
+fn ours(saga: &Saga) -> impl Fn(&InstanceView) -> bool + '_ {
+    move |i| i.tags.iter().any(|t| t.key == ROLLOUT_TAG_KEY && t.value == saga.id.as_str())
+}
+
+/// The outcome a saga has settled on once it only has its leases left to give back (Release,
+/// compensation down to ReleaseLeases) or is done; `None` while it may still change its group.
+pub(crate) fn settled(saga: &Saga) -> Option<&'static str> {
+    match &saga.phase {
+        Phase::Release => Some("Succeeded"),
+        Phase::Compensating { remaining, left, .. } if !acting(saga) && !remaining.is_empty() => {
+            Some(if left.is_empty() { "RolledBack" } else { "NeedsAttention" })
+        }
+        Phase::Done(o) => Some(o.kind()),
+        _ => None,
+    }
+}
+
+/// What a rollout that has settled on `outcome` (see [`settled`]) left in its group — `state`, as it
+/// was when the rollout gave its lease back, before another rollout could change it — against what
+/// the outcome promises. With `scaled_in`, green may have been replaced by plain instances (see
+/// [`Seen::scaled_in`]).
+pub(crate) fn at_end(saga: &Saga, outcome: &str, state: Option<&GroupState>, scaled_in: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(state) = state else {
+        return vec![format!("Elastigroup {} vanished", saga.request.elastigroup_id)];
+    };
+    let active: Vec<&InstanceView> = state.instances.iter().filter(|i| i.state != InstanceState::Terminating).collect();
+    let green = active.iter().filter(|i| ours(saga)(i)).count();
+    let snapshot = saga.facts.snapshot;
+    let capacity_back = |problems: &mut Vec<String>| {
+        if let Some(snap) = snapshot
+            && state.capacity != snap
+        {
+            problems.push(format!("capacity is {}, not the snapshot {snap}", state.capacity));
+        }
+    };
+    match outcome {
+        "Succeeded" => {
+            capacity_back(&mut problems);
+            let others: Vec<String> =
+                active.iter().filter(|i| !ours(saga)(i)).map(|i| format!("{} {:?}", i.id, i.state)).collect();
+            if !others.is_empty() && !scaled_in {
+                problems.push(format!("Succeeded but non-green instances serve: {}", others.join(", ")));
+            }
+            if let Some(snap) = snapshot
+                && u32::try_from(green).ok() != Some(snap.target)
+                && !scaled_in
+            {
+                problems
+                    .push(format!("Succeeded with {green} green instances, the snapshot's target is {}", snap.target));
+            }
+            if snapshot.is_none() {
+                problems.push("Succeeded without a capacity snapshot".into());
+            }
+        }
+        "RolledBack" | "Rejected" => {
+            capacity_back(&mut problems);
+            if green > 0 {
+                problems.push(format!("{outcome} but {green} instances still carry its green tag"));
+            }
+        }
+        _ => {}
+    }
+    problems
+}
+
+/// The outcomes the seed's faults allow a rollout, and why.
+struct Allowed {
+    kinds: BTreeSet<&'static str>,
+    why: Vec<&'static str>,
+}
+
+fn allowed(plan: &Plan, seen: &Seen, i: usize) -> Allowed {
+    let mut a = Allowed { kinds: BTreeSet::new(), why: Vec::new() };
+    let Some(r) = plan.rollouts.get(i) else { return a };
+    let Some(g) = plan.groups.get(r.group) else { return a };
+    let dg_has = |list: &[usize]| list.iter().filter_map(|x| plan.groups.get(*x)).any(|o| o.dg.name == g.dg.name);
+    if r.mistake.is_some() || g.f3_mistake {
+        a.kinds.insert("Rejected");
+        a.why.push("a setup mistake preflight must reject");
+        if r.cancel.is_some() {
+            a.kinds.insert("RolledBack");
+        }
+        return a;
+    }
+    let mut doomed = Vec::new();
+    if dg_has(&plan.cloud.fail_deployments) {
+        doomed.push("its deployments fail");
+    }
+    if dg_has(&plan.cloud.hang_deployments) {
+        doomed.push("its deployments hang");
+    }
+    if plan.cloud.green_never_ready {
+        doomed.push("green never runs");
+    }
+    if plan.cloud.all_green_unhealthy && r.health_check {
+        doomed.push("green fails its health checks");
+    }
+    if r.manual && r.approve.is_none() {
+        doomed.push("nobody approves");
+    }
+    if doomed.is_empty() {
+        a.kinds.insert("Succeeded");
+        a.why.push("no fault stops it");
+    } else {
+        a.kinds.insert("RolledBack");
+        a.why.extend(doomed);
+    }
+    if r.cancel.is_some() {
+        a.kinds.insert("RolledBack");
+        a.why.push("cancelled");
+    }
+    if plan.shares(i) {
+        a.kinds.insert("Rejected");
+        a.why.push("shares a group with another rollout");
+    }
+    if seen.undercut.contains(&r.id) {
+        a.kinds.extend(["RolledBack", "Rejected"]);
+        a.why.push("its group was scaled in before Spot launched green");
+    }
+    if plan.persistent_faults() {
+        a.kinds.extend(["RolledBack", "Rejected", "NeedsAttention"]);
+        a.why.push("API faults outlast the retries");
+    }
+    a
+}
+
+/// The longest a rollout may take, by its deadlines: every step's wait plus every compensation's,
+/// with room for redelivery after crashes.
+fn bound_ms(r: &RolloutPlan) -> u64 {
+    let (green, deployment, approval, lock_wait) = r.timeouts;
+    let step = 10;
+    let minutes = step                                 // Preflight
+        + u64::from(lock_wait).max(step)               // Lock
+        + 2 * step                                     // Snapshot, StartGreen
+        + u64::from(green)                             // AwaitGreen
+        + step                                         // CreateDeployment
+        + 3 * u64::from(deployment)                    // AwaitDeployment, again after Verify and approval
+        + 15                                           // Verify
+        + u64::from(approval)                          // AwaitApproval
+        + 4 * step                                     // Finalize (3 stages), Release
+        + 5 * step                                     // compensation steps
+        + 15; // redeliveries after crashes, lost acks and delays
+    minutes * 60_000
+}
+
+/// The checks made once the seed has run.
+pub(crate) fn final_checks(d: &Driver) -> Vec<String> {
+    let mut f = Vec::new();
+    let sagas = d.sagas();
+    let calls = lock(&d.ctx.calls).clone();
+    let events = d.env.bus.events();
+    for (i, r) in d.plan.rollouts.iter().enumerate() {
+        let Some(saga) = sagas.get(&r.id) else {
+            f.push(format!("{} was never accepted", r.id));
+            continue;
+        };
+        let Some(outcome) = saga.outcome() else {
+            let age = clock(d.env.clock.now().since(saga.created_at));
+            f.push(format!(
+                "{} never finished: still {} after {age} ({})",
+                r.id,
+                saga.phase.name(),
+                saga.waiting_for()
+            ));
+            continue;
+        };
+        let kind = outcome.kind();
+        let took = saga.updated_at.since(saga.created_at);
+        if took > bound_ms(r) {
+            f.push(format!(
+                "{} took {} to end, more than its deadlines allow ({})",
+                r.id,
+                clock(took),
+                clock(bound_ms(r))
+            ));
+        }
+        let a = allowed(&d.plan, &d.seen, i);
+        if !a.kinds.contains(kind) {
+            f.push(format!(
+                "{} ended {kind} ({}); allowed: {:?}, because {}",
+                r.id,
+                outcome.reason().unwrap_or("-"),
+                a.kinds,
+                a.why.join(", ")
+            ));
+        }
+        let c = calls.get(&saga.id).cloned().unwrap_or_default();
+        if let Outcome::NeedsAttention { left, .. } = outcome {
+            let worst = c.failures.values().copied().max().unwrap_or(0);
+            if worst < MAX_ATTEMPTS {
+                f.push(format!(
+                    "{} ended NeedsAttention ({}) but no step saw {MAX_ATTEMPTS} failed calls (at most {worst})",
+                    r.id,
+                    outcome.reason().unwrap_or("-")
+                ));
+            }
+            if left.is_empty() {
+                f.push(format!("{} ended NeedsAttention with nothing left to do listed", r.id));
+            }
+        }
+        if c.starts > 1 || c.creates > 1 {
+            f.push(format!("{}: {} Spot Blue/Green starts and {} CreateDeployments", r.id, c.starts, c.creates));
+        }
+        match outcome {
+            Outcome::Rejected { .. } if c.starts + c.creates > 0 => {
+                f.push(format!("{} was Rejected after starting Blue/Green or a deployment", r.id));
+            }
+            Outcome::Succeeded if (c.starts, c.creates) != (1, 1) => f.push(format!(
+                "{} Succeeded with {} Blue/Green starts and {} CreateDeployments",
+                r.id, c.starts, c.creates
+            )),
+            Outcome::Succeeded if saga.facts.cancelled.is_some() => {
+                f.push(format!("{} Succeeded although its cancel was acted on", r.id));
+            }
+            _ => {}
+        }
+        if d.seen.done.get(&r.id).is_some_and(|v| *v != saga.version) {
+            f.push(format!("{} changed after it finished", r.id));
+        }
+        let terminal: BTreeSet<&str> = events
+            .iter()
+            .filter(|e| e.rollout_id.as_ref() == Some(&saga.id))
+            .filter(|e| !matches!(e.kind, LifecycleKind::Accepted | LifecycleKind::Started))
+            .map(|e| e.kind.detail_type())
+            .collect();
+        let expected = match outcome {
+            Outcome::Succeeded => LifecycleKind::Succeeded,
+            Outcome::Rejected { .. } => LifecycleKind::Rejected,
+            Outcome::RolledBack { .. } => LifecycleKind::RolledBack,
+            Outcome::NeedsAttention { .. } => LifecycleKind::NeedsAttention,
+        };
+        if terminal != BTreeSet::from([expected.detail_type()]) {
+            f.push(format!("{} ended {kind} but published {terminal:?}", r.id));
+        }
+    }
+    f.extend(group_checks(d, &sagas));
+    if !d.env.intake.dead_letters().is_empty() {
+        f.push(format!("{} rollout requests ended in the dead-letter queue", d.env.intake.dead_letters().len()));
+    }
+    f
+}
+
+/// Each group ends as the last rollout that changed it promised; no rolled-back green survives.
+fn group_checks(d: &Driver, sagas: &BTreeMap<String, Saga>) -> Vec<String> {
+    let mut f = Vec::new();
+    for (gi, g) in d.plan.groups.iter().enumerate() {
+        let Some(state) = d.env.cloud.group_state(&g.setup.id) else { continue };
+        let on_group = d.plan.rollouts.iter().filter(|r| r.group == gi).filter_map(|r| sagas.get(&r.id));
+        for s in on_group.clone() {
+            let failed = matches!(s.outcome(), Some(Outcome::RolledBack { .. } | Outcome::Rejected { .. }));
+            let left = state.instances.iter().filter(|i| ours(s)(i)).count();
+            if failed && left > 0 {
+                f.push(format!(
+                    "{} ended {}, yet {left} instances of {} carry its tag",
+                    s.id,
+                    s.phase.name(),
+                    g.setup.id
+                ));
+            }
+        }
+        let last = on_group.filter(|s| s.facts.snapshot.is_some()).max_by_key(|s| s.facts.started_at);
+        let Some(last) = last else { continue };
+        let Some(snap) = last.facts.snapshot else { continue };
+        match last.outcome() {
+            Some(Outcome::Succeeded | Outcome::RolledBack { .. }) if state.capacity != snap => {
+                f.push(format!("{} ends at capacity {}, not {}'s snapshot {snap}", g.setup.id, state.capacity, last.id))
+            }
+            Some(Outcome::Succeeded) if !d.seen.scaled_in.contains(last.id.as_str()) => {
+                let stray = state.instances.iter().filter(|i| !ours(last)(i)).count();
+                if stray > 0 {
+                    f.push(format!("{} ends with {stray} instances that are not {}'s green", g.setup.id, last.id));
+                }
+            }
+            _ => {}
+        }
+    }
+    f
+}
