@@ -110,4 +110,46 @@ mod tests {
         assert!(decode(bad).unwrap_err().contains("deploymentId"));
         assert!(decode(&vec![b' '; MAX_EVENT_BYTES + 1]).unwrap_err().contains("bytes"));
     }
+
+    fn envelope(detail: &serde_json::Value, detail_type: &str) -> Vec<u8> {
+        serde_json::json!({"id": "x", "detail-type": detail_type, "source": "aws.codedeploy", "detail": detail})
+            .to_string()
+            .into_bytes()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = decode(&bytes);
+            let _ = crate::message::StepMessage::decode(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn truncated_envelopes_are_errors_never_panics(cut in 0usize..200) {
+            let full = envelope(&serde_json::json!({"deploymentId": "d-123", "state": "READY"}), DEPLOYMENT_DETAIL_TYPE);
+            let cut = cut.min(full.len());
+            let r = decode(&full[..cut]);
+            if cut < full.len() {
+                proptest::prop_assert!(r.is_err());
+            }
+        }
+
+        #[test]
+        fn wrong_types_and_odd_values_get_specific_errors(
+            id in proptest::prelude::any::<String>(),
+            state in proptest::prelude::any::<String>(),
+            n in proptest::prelude::any::<i64>(),
+        ) {
+            // Any string state decodes (unknown ones are kept verbatim); ids must be `d-…`.
+            match decode(&envelope(&serde_json::json!({"deploymentId": id, "state": state}), DEPLOYMENT_DETAIL_TYPE)) {
+                Ok(QueuedEvent::CodeDeploy { event, .. }) => proptest::prop_assert!(event.deployment_id.as_str().starts_with("d-")),
+                Ok(QueuedEvent::Foreign { .. }) => proptest::prop_assert!(false, "a CodeDeploy envelope read as foreign"),
+                Err(e) => proptest::prop_assert!(e.contains("deploymentId"), "{}", e),
+            }
+            let wrong = decode(&envelope(&serde_json::json!({"deploymentId": n, "state": "START"}), DEPLOYMENT_DETAIL_TYPE));
+            proptest::prop_assert!(wrong.unwrap_err().contains("malformed"));
+            let no_instance = decode(&envelope(&serde_json::json!({"deploymentId": "d-1", "state": "START"}), INSTANCE_DETAIL_TYPE));
+            proptest::prop_assert!(no_instance.unwrap_err().contains("instanceId"));
+        }
+    }
 }
