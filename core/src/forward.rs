@@ -114,7 +114,8 @@ impl Cx {
                  Publish again later, or set timeouts.lockWaitMinutes to wait"
             ));
         } else {
-            if self.saga.stage == 0 {
+            if self.saga.facts.lock_holder.as_deref() != Some(holder) {
+                self.saga.facts.lock_holder = Some(holder.to_owned());
                 self.note(format!("waiting: rollout {holder} holds {key}"));
             }
             // Busy rounds are waiting, not failures: counted apart, so they leave the retries to errors.

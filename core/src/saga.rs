@@ -91,6 +91,9 @@ pub struct Facts {
     pub health_streak: (u32, u32),
     /// Who cancelled, and why.
     pub cancelled: Option<String>,
+    /// The rollout that held a lease this one waited for.
+    #[serde(default)]
+    pub lock_holder: Option<String>,
     /// Warnings found at preflight that did not stop the rollout.
     pub warnings: Vec<String>,
     /// StartGreen was attempted, so green instances may exist.

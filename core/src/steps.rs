@@ -90,10 +90,13 @@ impl Cx {
         let f = &self.saga.facts;
         match self.saga.phase.clone() {
             Phase::Preflight => self.reject("preflight could not read Spot and CodeDeploy within 10 minutes; nothing was changed, publish the request again".into()),
-            Phase::Lock => self.reject(format!(
-                "another rollout kept the Elastigroup or deployment group busy for {} minutes (timeouts.lockWaitMinutes); nothing was changed",
-                t.lock_wait_minutes
-            )),
+            Phase::Lock => {
+                let holder = f.lock_holder.as_deref().unwrap_or("another rollout");
+                self.reject(format!(
+                    "rollout {holder} kept the Elastigroup or deployment group busy for {} minute(s) (timeouts.lockWaitMinutes); nothing was changed",
+                    t.lock_wait_minutes
+                ));
+            }
             Phase::Snapshot | Phase::StartGreen | Phase::CreateDeployment => {
                 let step = self.saga.phase.name();
                 self.compensate(format!("step {step} did not complete within 10 minutes"));

@@ -25,7 +25,9 @@ pub struct SweepReport {
     pub repairs: Vec<Repair>,
     /// Repairs applied.
     pub applied: usize,
-    /// Groups skipped (a rollout holds the lease) and repairs that failed.
+    /// Groups skipped because a rollout holds their lease (they belong to it; not a failure).
+    pub skipped: Vec<String>,
+    /// Groups that could not be read and repairs that failed.
     pub problems: Vec<String>,
 }
 
@@ -99,7 +101,7 @@ async fn repair(
     match executor.leases.acquire(&key, &holder, now.plus_ms(LEASE_MS), now).await {
         Ok(LeaseOutcome::Acquired) => {}
         Ok(LeaseOutcome::Busy { holder, .. }) => {
-            report.problems.push(format!("{group}: skipped, rollout {holder} holds its lease"));
+            report.skipped.push(format!("{group}: rollout {holder} holds its lease"));
             return;
         }
         Err(e) => {
@@ -135,6 +137,9 @@ pub fn describe(report: &SweepReport, dry_run: bool) -> String {
     let _ = writeln!(s, "swept {} Elastigroups; {} repairs found", report.groups, report.repairs.len());
     for r in &report.repairs {
         let _ = writeln!(s, "  {verb}: {r}");
+    }
+    for k in &report.skipped {
+        let _ = writeln!(s, "  skipped: {k}");
     }
     for p in &report.problems {
         let _ = writeln!(s, "  problem: {p}");

@@ -9,7 +9,7 @@ use greenfleet_core::codedeploy_event::{self, QueuedEvent};
 use greenfleet_core::effect::{Effect, Input};
 use greenfleet_core::event::LifecycleEvent;
 use greenfleet_core::ids::RolloutId;
-use greenfleet_core::message::{StepBody, StepMessage};
+use greenfleet_core::message::StepMessage;
 use greenfleet_core::ports::{Clock, Delivery, EventBus, MessageQueue, QueueError, SagaStore, StoreError};
 use greenfleet_core::request::parse_request;
 use greenfleet_core::saga::{Outbox, Saga};
@@ -189,15 +189,6 @@ impl Worker {
             }
         }
         Ok(Disposition::Ack)
-    }
-
-    /// Sends an operator command (cancel, approve) to a rollout through the step queue.
-    pub async fn command(&self, rollout: &RolloutId, body: StepBody) -> Result<(), WorkerError> {
-        let now = self.deps.clock.now();
-        let id = format!("op:{}:{}", now.0, std::process::id());
-        let msg = StepMessage { rollout_id: rollout.clone(), id, due: now, body };
-        self.deps.steps.send(&msg.encode(), 0).await?;
-        Ok(())
     }
 
     /// Handles `input` for a saga, then every call result its effects produce, until nothing is left.

@@ -94,7 +94,13 @@ fn a_busy_lease_is_asked_for_again_until_the_wait_ends() {
     assert!(s.noted("waiting: rollout rel-41 holds group#sig-1234abcd"));
     s.fire_wake(WakeKind::Deadline);
     assert_eq!(s.now, T0.plus_ms(MINUTE));
-    assert!(s.reason().contains("busy for 1 minutes (timeouts.lockWaitMinutes)"), "{}", s.reason());
+    assert!(
+        s.reason().contains(
+            "rollout rel-41 kept the Elastigroup or deployment group busy for 1 minute(s) (timeouts.lockWaitMinutes)"
+        ),
+        "{}",
+        s.reason()
+    );
     assert!(s.side_effects().is_empty());
 }
 
