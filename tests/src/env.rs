@@ -5,7 +5,8 @@
 //! * the simulated Spot + CodeDeploy served in-process on port 0, on the system clock, publishing
 //!   CodeDeploy's events with `PutEvents` to the default bus, so they reach the events queue through
 //!   the `<prefix>-codedeploy` rule exactly as on AWS; the [`Cloud`] handle stays with the test;
-//! * two real `greenfleet worker` processes sharing the queues.
+//! * two real `greenfleet worker` processes sharing the queues ([`spawn_env_with`] starts more), which
+//!   a test may kill and restart ([`TestEnv::restart_worker`]).
 //!
 //! Tests wait by bounded polling of the store, the simulator or a queue — never a fixed sleep — and
 //! end with [`TestEnv::shutdown`]. If a test panics first, dropping the environment still kills the
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use greenfleet_core::ids::RolloutId;
 use greenfleet_core::ports::{MessageQueue as _, SagaStore as _};
@@ -36,7 +38,7 @@ use tokio::task::JoinHandle;
 use crate::observer::Observer;
 use crate::process::{self, WorkerProcess};
 
-/// Worker processes per environment.
+/// Worker processes per environment, unless [`EnvOptions`] says otherwise.
 pub const WORKERS: usize = 2;
 /// The demo's applications; each environment renames them `<prefix>-<app>` so that CodeDeploy events
 /// of one test's simulator never reach another test's queues.
@@ -63,6 +65,8 @@ pub struct TestEnv {
     /// The Spot token the simulator accepts (a secret: it must never show in a log).
     pub spot_token: String,
     workers: Vec<WorkerProcess>,
+    /// Processes replaced by [`TestEnv::restart_worker`], kept for their logs.
+    retired: Vec<WorkerProcess>,
     sim: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     observer: Mutex<Option<Arc<Observer>>>,
     shut_down: bool,
@@ -76,12 +80,33 @@ fn unique_prefix() -> String {
     format!("gf-e2e-{}-{n}-{ms}", std::process::id())
 }
 
+/// What [`spawn_env_with`] sets up differently from [`spawn_env`].
+#[derive(Debug, Clone)]
+pub struct EnvOptions {
+    /// Worker processes to start ([`WORKERS`] by default).
+    pub workers: usize,
+}
+
+impl Default for EnvOptions {
+    fn default() -> Self {
+        Self { workers: WORKERS }
+    }
+}
+
 /// Sets up a fresh environment: resources on the emulator, the simulator, two workers (up and
 /// answering `/healthz`).
 ///
 /// # Panics
 /// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
 pub async fn spawn_env() -> TestEnv {
+    spawn_env_with(EnvOptions::default()).await
+}
+
+/// [`spawn_env`] with `opts`, e.g. `EnvOptions { workers: 3, ..Default::default() }`.
+///
+/// # Panics
+/// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
+pub async fn spawn_env_with(opts: EnvOptions) -> TestEnv {
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| !v.is_empty()),
         "end-to-end tests need the AWS emulator: set AWS_ENDPOINT_URL or run ./scripts/test.sh"
@@ -92,13 +117,13 @@ pub async fn spawn_env() -> TestEnv {
     let prefix = unique_prefix();
     let names = Names::new(&prefix).expect("a valid resource prefix");
     let sdk = greenfleet_infra::aws::load_sdk_config().await;
-    let opts = ProvisionOptions {
+    let provision_opts = ProvisionOptions {
         max_receive_count: 3,
         visibility_timeout_secs: 5,
         codedeploy_applications: APPS.iter().map(|a| format!("{prefix}-{a}")).collect(),
         table_wait: Duration::from_secs(60),
     };
-    let provisioned = provision::infra_up(&sdk, &names, &opts).await.expect("infra up on the emulator");
+    let provisioned = provision::infra_up(&sdk, &names, &provision_opts).await.expect("infra up on the emulator");
     let store = DynamoStore::from_config(&sdk, &provisioned.table);
 
     let cloud = Cloud::new(Arc::new(SystemClock));
@@ -129,11 +154,12 @@ pub async fn spawn_env() -> TestEnv {
         sim_url,
         spot_token,
         workers: Vec::new(),
+        retired: Vec::new(),
         sim: Some((stop, sim)),
         observer: Mutex::new(None),
         shut_down: false,
     };
-    env.start_workers().await;
+    env.start_workers(opts.workers).await;
     env
 }
 
@@ -151,30 +177,70 @@ impl TestEnv {
         ]
     }
 
-    /// Starts the worker processes and waits until each answers `/healthz`.
-    async fn start_workers(&mut self) {
+    /// Where worker `i`'s log goes: `<prefix>-worker-<i>.log`, then `<prefix>-worker-<i>.<n>.log` for
+    /// its `n`-th restart, so a killed worker's log stays readable.
+    fn log_of(&self, i: usize) -> std::path::PathBuf {
         let logs = process::log_dir();
         std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("creating {}: {e}", logs.display()));
+        let restarts = self.retired.iter().filter(|w| w.index == i).count();
+        let name = if restarts == 0 {
+            format!("{}-worker-{i}.log", self.prefix)
+        } else {
+            format!("{}-worker-{i}.{restarts}.log", self.prefix)
+        };
+        logs.join(name)
+    }
+
+    /// Starts `n` worker processes and waits until each answers `/healthz`.
+    async fn start_workers(&mut self, n: usize) {
         let vars = self.worker_env();
-        let prefix = self.prefix.clone();
-        let log_of = |i: usize| logs.join(format!("{prefix}-worker-{i}.log"));
-        for i in 0..WORKERS {
-            self.workers.push(WorkerProcess::spawn(i, &vars, log_of(i)));
+        for i in 0..n {
+            let log = self.log_of(i);
+            self.workers.push(WorkerProcess::spawn(i, &vars, log));
         }
-        for i in 0..WORKERS {
-            let mut attempts = 0;
-            loop {
-                match self.wait_healthy(i, Duration::from_secs(60)).await {
-                    Ok(()) => break,
-                    // Another process took the free port between our probe and the worker's bind: retry.
-                    Err(why) if attempts < 2 && why.contains("binding the admin endpoint") => {
-                        attempts += 1;
-                        self.workers[i] = WorkerProcess::spawn(i, &vars, log_of(i));
-                    }
-                    Err(why) => panic!("{why}"),
+        for i in 0..n {
+            self.await_started(i).await;
+        }
+    }
+
+    /// Waits until the just-spawned worker `i` answers `/healthz`, spawning it again when its admin
+    /// port was taken meanwhile.
+    async fn await_started(&mut self, i: usize) {
+        let vars = self.worker_env();
+        let mut attempts = 0;
+        loop {
+            match self.wait_healthy(i, Duration::from_secs(60)).await {
+                Ok(()) => break,
+                // Another process took the free port between our probe and the worker's bind: retry.
+                Err(why) if attempts < 2 && why.contains("binding the admin endpoint") => {
+                    attempts += 1;
+                    let log = self.workers[i].log.clone();
+                    self.workers[i] = WorkerProcess::spawn(i, &vars, log);
                 }
+                Err(why) => panic!("{why}"),
             }
         }
+    }
+
+    /// Replaces worker `i` by a fresh process (killing the old one with SIGKILL if it still runs),
+    /// with a log of its own, and waits until the new one answers `/healthz`. The old process's log
+    /// stays part of [`Self::logs`].
+    ///
+    /// # Panics
+    /// When the new worker does not start.
+    pub async fn restart_worker(&mut self, i: usize) {
+        self.workers[i].kill();
+        let log = self.log_of(i);
+        let fresh = WorkerProcess::spawn(i, &self.worker_env(), log);
+        let old = std::mem::replace(&mut self.workers[i], fresh);
+        self.retired.push(old);
+        self.await_started(i).await;
+    }
+
+    /// How many worker processes run now.
+    #[must_use]
+    pub fn worker_count(&self) -> usize {
+        self.workers.len()
     }
 
     /// Waits until worker `i` answers `GET /healthz` with 200; `Err` says why not, with its log.
@@ -253,10 +319,10 @@ impl TestEnv {
         self.workers.iter().map(|w| w.log_tail(LOG_TAIL)).collect::<Vec<_>>().join("\n")
     }
 
-    /// Every worker's whole log.
+    /// Every worker's whole log, including those of processes replaced by [`Self::restart_worker`].
     #[must_use]
     pub fn logs(&self) -> String {
-        self.workers.iter().map(WorkerProcess::log_text).collect::<Vec<_>>().join("\n")
+        self.retired.iter().chain(&self.workers).map(WorkerProcess::log_text).collect::<Vec<_>>().join("\n")
     }
 
     /// This environment's name for a demo application (`shop`, `search`, `checkout`, `billing`).
@@ -385,6 +451,31 @@ impl TestEnv {
         );
     }
 
+    /// Every item of the environment's DynamoDB table (sagas, leases), read with a paginated Scan —
+    /// something greenfleet itself never does; tests use it to see all that was stored.
+    ///
+    /// # Panics
+    /// When DynamoDB refuses.
+    pub async fn scan_table(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = client
+                .scan()
+                .table_name(&self.provisioned.table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .expect("scanning the table");
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return items,
+            }
+        }
+    }
+
     /// Approximate message counts of a queue: visible, in flight, delayed.
     ///
     /// # Panics
@@ -495,6 +586,7 @@ impl Drop for TestEnv {
         // A test panicked before `shutdown`: kill the workers now (their Drop does), stop the
         // simulator, and delete the resources from a runtime of our own.
         self.workers.clear();
+        self.retired.clear();
         if let Some((stop, task)) = self.sim.take() {
             let _ = stop.send(());
             task.abort();

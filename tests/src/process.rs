@@ -129,6 +129,18 @@ impl WorkerProcess {
         assert!(status.success(), "kill -TERM {} failed: {status}", self.pid());
     }
 
+    /// Kills the process with SIGKILL, as a crash or an OOM killer would: no shutdown path runs, the
+    /// messages in hand stay unacknowledged. Waits for it and returns how it exited (`None` if it
+    /// could not be reaped).
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        if let Some(status) = self.exited() {
+            return Some(status);
+        }
+        // std's `Child::kill` sends SIGKILL on Unix.
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+
     /// The exit status, if the process has exited.
     ///
     /// # Panics

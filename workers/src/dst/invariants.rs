@@ -19,6 +19,9 @@
 //!   for Succeeded, none for Rejected);
 //! * the lifecycle events published name one outcome, the saga's;
 //! * each group ends as its last rollout promised.
+//!
+//! The checks that need only a saga and what the cloud shows ([`at_end`], [`remote_calls`],
+//! [`group_end`]) are public: the end-to-end crash test applies them to the HTTP simulator.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -126,7 +129,7 @@ pub(crate) fn settled(saga: &Saga) -> Option<&'static str> {
 /// was when the rollout gave its lease back, before another rollout could change it — against what
 /// the outcome promises. With `scaled_in`, green may have been replaced by plain instances (see
 /// [`Seen::scaled_in`]).
-pub(crate) fn at_end(saga: &Saga, outcome: &str, state: Option<&GroupState>, scaled_in: bool) -> Vec<String> {
+pub fn at_end(saga: &Saga, outcome: &str, state: Option<&GroupState>, scaled_in: bool) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(state) = state else {
         return vec![format!("Elastigroup {} vanished", saga.request.elastigroup_id)];
@@ -293,6 +296,7 @@ pub(crate) fn final_checks(d: &Driver) -> Vec<String> {
             ));
         }
         let c = calls.get(&saga.id).cloned().unwrap_or_default();
+        f.extend(remote_calls(saga, c.starts, c.creates));
         if let Outcome::NeedsAttention { left, .. } = outcome {
             let worst = c.failures.values().copied().max().unwrap_or(0);
             if worst < MAX_ATTEMPTS {
@@ -305,22 +309,6 @@ pub(crate) fn final_checks(d: &Driver) -> Vec<String> {
             if left.is_empty() {
                 f.push(format!("{} ended NeedsAttention with nothing left to do listed", r.id));
             }
-        }
-        if c.starts > 1 || c.creates > 1 {
-            f.push(format!("{}: {} Spot Blue/Green starts and {} CreateDeployments", r.id, c.starts, c.creates));
-        }
-        match outcome {
-            Outcome::Rejected { .. } if c.starts + c.creates > 0 => {
-                f.push(format!("{} was Rejected after starting Blue/Green or a deployment", r.id));
-            }
-            Outcome::Succeeded if (c.starts, c.creates) != (1, 1) => f.push(format!(
-                "{} Succeeded with {} Blue/Green starts and {} CreateDeployments",
-                r.id, c.starts, c.creates
-            )),
-            Outcome::Succeeded if saga.facts.cancelled.is_some() => {
-                f.push(format!("{} Succeeded although its cancel was acted on", r.id));
-            }
-            _ => {}
         }
         if d.seen.done.get(&r.id).is_some_and(|v| *v != saga.version) {
             f.push(format!("{} changed after it finished", r.id));
@@ -353,34 +341,74 @@ fn group_checks(d: &Driver, sagas: &BTreeMap<String, Saga>) -> Vec<String> {
     let mut f = Vec::new();
     for (gi, g) in d.plan.groups.iter().enumerate() {
         let Some(state) = d.env.cloud.group_state(&g.setup.id) else { continue };
-        let on_group = d.plan.rollouts.iter().filter(|r| r.group == gi).filter_map(|r| sagas.get(&r.id));
-        for s in on_group.clone() {
-            let failed = matches!(s.outcome(), Some(Outcome::RolledBack { .. } | Outcome::Rejected { .. }));
-            let left = state.instances.iter().filter(|i| ours(s)(i)).count();
-            if failed && left > 0 {
-                f.push(format!(
-                    "{} ended {}, yet {left} instances of {} carry its tag",
-                    s.id,
-                    s.phase.name(),
-                    g.setup.id
-                ));
+        let on_group: Vec<&Saga> =
+            d.plan.rollouts.iter().filter(|r| r.group == gi).filter_map(|r| sagas.get(&r.id)).collect();
+        f.extend(group_end(&on_group, &state, |s| d.seen.scaled_in.contains(s.id.as_str())));
+    }
+    f
+}
+
+/// Spot Blue/Green starts and CreateDeployments that took effect for one finished rollout, against
+/// what its outcome allows: at most one of each; none for Rejected; exactly one of each for Succeeded,
+/// which must not have acted on a cancel. Shared with the end-to-end crash test, which counts the calls
+/// in the HTTP simulator.
+#[must_use]
+pub fn remote_calls(saga: &Saga, starts: u32, creates: u32) -> Vec<String> {
+    let mut f = Vec::new();
+    let id = &saga.id;
+    if starts > 1 || creates > 1 {
+        f.push(format!("{id}: {starts} Spot Blue/Green starts and {creates} CreateDeployments"));
+    }
+    match saga.outcome() {
+        Some(Outcome::Rejected { .. }) if starts + creates > 0 => {
+            f.push(format!("{id} was Rejected after starting Blue/Green or a deployment"));
+        }
+        Some(Outcome::Succeeded) if (starts, creates) != (1, 1) => {
+            f.push(format!("{id} Succeeded with {starts} Blue/Green starts and {creates} CreateDeployments"));
+        }
+        Some(Outcome::Succeeded) if saga.facts.cancelled.is_some() => {
+            f.push(format!("{id} Succeeded although its cancel was acted on"));
+        }
+        _ => {}
+    }
+    f
+}
+
+/// What a group shows once every rollout on it (`on_group`) has finished: no instance carries the
+/// green tag of a RolledBack or Rejected one, and the group ends as the last rollout that changed it
+/// promised — capacity back to its snapshot, and after a success only its green instances (unless
+/// `scaled_in` says someone scaled the group in while that rollout ran). Shared with the end-to-end
+/// crash test.
+#[must_use]
+pub fn group_end(on_group: &[&Saga], state: &GroupState, scaled_in: impl Fn(&Saga) -> bool) -> Vec<String> {
+    let mut f = Vec::new();
+    for s in on_group {
+        let failed = matches!(s.outcome(), Some(Outcome::RolledBack { .. } | Outcome::Rejected { .. }));
+        let left = state.instances.iter().filter(|i| ours(s)(i)).count();
+        if failed && left > 0 {
+            f.push(format!(
+                "{} ended {}, yet {left} instances of {} carry its tag",
+                s.id,
+                s.phase.name(),
+                s.request.elastigroup_id
+            ));
+        }
+    }
+    let last = on_group.iter().filter(|s| s.facts.snapshot.is_some()).max_by_key(|s| s.facts.started_at);
+    let Some(last) = last else { return f };
+    let Some(snap) = last.facts.snapshot else { return f };
+    let group = &last.request.elastigroup_id;
+    match last.outcome() {
+        Some(Outcome::Succeeded | Outcome::RolledBack { .. }) if state.capacity != snap => {
+            f.push(format!("{group} ends at capacity {}, not {}'s snapshot {snap}", state.capacity, last.id));
+        }
+        Some(Outcome::Succeeded) if !scaled_in(last) => {
+            let stray = state.instances.iter().filter(|i| !ours(last)(i)).count();
+            if stray > 0 {
+                f.push(format!("{group} ends with {stray} instances that are not {}'s green", last.id));
             }
         }
-        let last = on_group.filter(|s| s.facts.snapshot.is_some()).max_by_key(|s| s.facts.started_at);
-        let Some(last) = last else { continue };
-        let Some(snap) = last.facts.snapshot else { continue };
-        match last.outcome() {
-            Some(Outcome::Succeeded | Outcome::RolledBack { .. }) if state.capacity != snap => {
-                f.push(format!("{} ends at capacity {}, not {}'s snapshot {snap}", g.setup.id, state.capacity, last.id))
-            }
-            Some(Outcome::Succeeded) if !d.seen.scaled_in.contains(last.id.as_str()) => {
-                let stray = state.instances.iter().filter(|i| !ours(last)(i)).count();
-                if stray > 0 {
-                    f.push(format!("{} ends with {stray} instances that are not {}'s green", g.setup.id, last.id));
-                }
-            }
-            _ => {}
-        }
+        _ => {}
     }
     f
 }

@@ -20,7 +20,7 @@
 
 mod driver;
 mod faults;
-mod invariants;
+pub mod invariants;
 mod recorder;
 pub mod report;
 pub mod scheduler;
