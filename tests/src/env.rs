@@ -177,12 +177,13 @@ impl TestEnv {
         ]
     }
 
-    /// Where worker `i`'s log goes: `<prefix>-worker-<i>.log`, then `<prefix>-worker-<i>.<n>.log` for
-    /// its `n`-th restart, so a killed worker's log stays readable.
-    fn log_of(&self, i: usize) -> std::path::PathBuf {
+    /// The log file of the next process started as worker `i`: `<prefix>-worker-<i>.log` for the
+    /// first, `<prefix>-worker-<i>.<n>.log` for its `n`-th restart, so a killed worker's log stays.
+    fn next_log(&self, i: usize) -> std::path::PathBuf {
         let logs = process::log_dir();
         std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("creating {}: {e}", logs.display()));
-        let restarts = self.retired.iter().filter(|w| w.index == i).count();
+        // The processes worker `i` has had: those retired, and the one running now, if any.
+        let restarts = self.retired.iter().filter(|w| w.index == i).count() + usize::from(i < self.workers.len());
         let name = if restarts == 0 {
             format!("{}-worker-{i}.log", self.prefix)
         } else {
@@ -195,7 +196,7 @@ impl TestEnv {
     async fn start_workers(&mut self, n: usize) {
         let vars = self.worker_env();
         for i in 0..n {
-            let log = self.log_of(i);
+            let log = self.next_log(i);
             self.workers.push(WorkerProcess::spawn(i, &vars, log));
         }
         for i in 0..n {
@@ -230,7 +231,7 @@ impl TestEnv {
     /// When the new worker does not start.
     pub async fn restart_worker(&mut self, i: usize) {
         self.workers[i].kill();
-        let log = self.log_of(i);
+        let log = self.next_log(i);
         let fresh = WorkerProcess::spawn(i, &self.worker_env(), log);
         let old = std::mem::replace(&mut self.workers[i], fresh);
         self.retired.push(old);

@@ -37,7 +37,7 @@ const DEADLINE: Duration = Duration::from_secs(200);
 /// No kill after this long, even if rollouts still run.
 const KILL_FOR: Duration = Duration::from_secs(120);
 /// Time between two kills: drawn between these (ms).
-const KILL_GAP_MS: (u64, u64) = (2_000, 5_000);
+const KILL_GAP_MS: (u64, u64) = (1_500, 4_000);
 /// Longest wait for the simulator, the queues or the bus to settle once every rollout has ended.
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -292,13 +292,11 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
         .collect();
     assert!(leases.is_empty(), "leases left in the table: {leases:?}");
 
-    // The queues: the main ones drained, only the malformed requests dead-lettered.
+    // The dead-letter queues: only the malformed requests.
     let dead = env.wait_dead_letters(QueueKind::Intake, poison.len(), SETTLE).await;
     assert_eq!(dead.iter().collect::<BTreeSet<_>>(), poison.iter().collect(), "the intake dead-letter queue");
     for kind in [QueueKind::Intake, QueueKind::Steps, QueueKind::Events] {
-        let q = env.provisioned.queue(kind);
-        wait_drained(&env, &q.url, sagas.len()).await;
-        let (visible, in_flight, delayed) = env.queue_counts(&q.dlq_url).await;
+        let (visible, in_flight, delayed) = env.queue_counts(&env.provisioned.queue(kind).dlq_url).await;
         let expect = if kind == QueueKind::Intake { poison.len() as u64 } else { 0 };
         assert_eq!(visible + in_flight + delayed, expect, "{} dead-letter queue holds {expect}", kind.suffix());
     }
@@ -318,7 +316,13 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
 
     // The Spot token: in no table item, no event, no log — and each was really looked at.
     let token = env.spot_token.clone();
-    assert!(items.len() > sagas.len(), "the scan saw {} items for {} rollouts", items.len(), sagas.len());
+    let scanned: BTreeSet<&str> =
+        items.iter().filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok())).map(String::as_str).collect();
+    let saga_items: BTreeSet<String> = sagas.keys().map(|id| format!("saga#{id}")).collect();
+    assert!(
+        saga_items.iter().all(|pk| scanned.contains(pk.as_str())),
+        "the scan saw every rollout's saga item: {scanned:?}"
+    );
     for item in &items {
         assert!(!format!("{item:?}").contains(&token), "a table item shows the Spot token: {:?}", item.get("pk"));
     }
@@ -327,8 +331,14 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
         assert!(!e.detail.to_string().contains(&token), "an event shows the Spot token: {}", e.detail_type);
     }
     let logs = env.logs();
-    assert!(logs.lines().count() > 10 * sagas.len(), "the worker logs have {} lines", logs.lines().count());
+    let unlogged: Vec<&String> = sagas.keys().filter(|id| !logs.contains(id.as_str())).collect();
+    assert!(unlogged.is_empty(), "the worker logs never mention {unlogged:?}");
     assert!(!logs.contains(&token), "a worker log shows the Spot token");
+
+    // The main queues: drained (the steps queue last: its wake-ups need up to 30 s to fire).
+    for kind in [QueueKind::Intake, QueueKind::Events, QueueKind::Steps] {
+        wait_drained(&env, &env.provisioned.queue(kind).url, sagas.len()).await;
+    }
 
     println!(
         "crash test seed {seed}: {} rollouts + {} malformed requests, {WORKERS} workers, {} SIGKILLs; all ended {:.1} s after \
@@ -352,14 +362,19 @@ fn gap(rng: &mut Rng) -> Duration {
     Duration::from_millis(lo + rng.next_u64() % (hi - lo))
 }
 
-/// Waits until a main queue has nothing visible or in flight. Delayed messages may remain: each
-/// rollout leaves its last deadline timer (up to 15 minutes out), which will find the rollout
-/// finished and do nothing — at most two per rollout (the step backstop and a shorter lock wait).
+/// Waits until a main queue has nothing visible or in flight, and at most two delayed messages per
+/// rollout. Delayed messages may remain for a while: each rollout's last deadline timer (10 minutes
+/// out; a second one when a shorter lock wait armed it), which will find the rollout finished and do
+/// nothing. Poll and retry wake-ups fire within 30 s and must be gone.
 async fn wait_drained(env: &TestEnv, url: &str, rollouts: usize) {
-    let counts = greenfleet_tests::env::eventually_async(&format!("{url} drained"), SETTLE, || async {
+    let timers = 2 * rollouts as u64;
+    greenfleet_tests::env::eventually_async(&format!("{url} drained"), SETTLE, || async {
         let c = env.queue_counts(url).await;
-        if (c.0, c.1) == (0, 0) { Ok(c) } else { Err(format!("(visible, in flight, delayed) = {c:?}")) }
+        if c.0 == 0 && c.1 == 0 && c.2 <= timers {
+            Ok(())
+        } else {
+            Err(format!("(visible, in flight, delayed) = {c:?}; at most {timers} delayed deadline timers may remain"))
+        }
     })
     .await;
-    assert!(counts.2 <= 2 * rollouts as u64, "{url}: {} delayed messages for {rollouts} rollouts", counts.2);
 }
