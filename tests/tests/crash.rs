@@ -340,9 +340,13 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
         wait_drained(&env, &env.provisioned.queue(kind).url, sagas.len()).await;
     }
 
+    // How much recovery the kills caused (the workers log these at debug).
+    let replays = logs.matches("redelivered; replaying").count();
+    let races = logs.matches("lost a race for the saga").count();
     println!(
-        "crash test seed {seed}: {} rollouts + {} malformed requests, {WORKERS} workers, {} SIGKILLs; all ended {:.1} s after \
-         submission; {} table items, {} events, {} log lines scanned; {:.1} s in all",
+        "crash test seed {seed}: {} rollouts + {} malformed requests, {WORKERS} workers, {} SIGKILLs ({replays} \
+         redelivered transitions replayed, {races} lost races); all ended {:.1} s after submission; {} table items, {} \
+         events, {} log lines scanned; {:.1} s in all",
         sagas.len(),
         poison.len(),
         kills.len(),
