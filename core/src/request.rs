@@ -384,9 +384,25 @@ pub fn parse_request(bytes: &[u8]) -> Result<RolloutRequest, RequestError> {
         }
         Some(_) => {}
     }
-    let doc: RolloutRequestDoc = serde_json::from_value(value).map_err(|e| RequestError {
-        request_id: request_id.clone(),
-        problems: vec![FieldProblem { field: "(document)".into(), message: e.to_string() }],
+    if let Some(field) = array_for_object(map) {
+        return Err(RequestError {
+            request_id,
+            problems: vec![FieldProblem {
+                field,
+                message: "is an array; write it as a JSON object with named fields".into(),
+            }],
+        });
+    }
+    // The path names the field of a wrong type (`revision.s3.bucket`, `greenTags[0].key`), so the
+    // publisher knows which one to fix; problems of the whole document (a missing or unknown field)
+    // keep `(document)`.
+    let doc: RolloutRequestDoc = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path.is_empty() || path == "." { "(document)".to_owned() } else { path };
+        RequestError {
+            request_id: request_id.clone(),
+            problems: vec![FieldProblem { field, message: e.into_inner().to_string() }],
+        }
     })?;
     RolloutRequest::validate(doc)
 }
@@ -398,6 +414,23 @@ pub fn request_json_schema() -> String {
     let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// serde reads a struct from an array too, taking its fields by position: `"timeouts": [5, 60]` would
+/// quietly mean 5 minutes for green and 60 for the deployment. A request names its fields, so an array
+/// where an object belongs is refused; returns the first such field.
+fn array_for_object(map: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let mut objects: Vec<(String, &serde_json::Value)> = Vec::new();
+    for key in ["timeouts", "healthCheck"] {
+        objects.extend(map.get(key).map(|v| (key.to_owned(), v)));
+    }
+    if let Some(serde_json::Value::Object(revision)) = map.get("revision") {
+        objects.extend(revision.iter().map(|(k, v)| (format!("revision.{k}"), v)));
+    }
+    if let Some(serde_json::Value::Array(tags)) = map.get("greenTags") {
+        objects.extend(tags.iter().enumerate().map(|(i, t)| (format!("greenTags[{i}]"), t)));
+    }
+    objects.into_iter().find(|(_, v)| v.is_array()).map(|(field, _)| field)
 }
 
 #[derive(Default)]

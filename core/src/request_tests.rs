@@ -120,6 +120,22 @@ fn unknown_fields_wrong_types_and_junk_are_named() {
 }
 
 #[test]
+fn an_array_where_an_object_belongs_is_refused_not_read_by_position() {
+    for (field, value) in [
+        ("timeouts", serde_json::json!([5, 60])),
+        ("healthCheck", serde_json::json!(["http://{ip}/health", 200])),
+        ("greenTags", serde_json::json!([["version", "6.0"]])),
+        ("revision", serde_json::json!({"s3": ["artifacts", "web/6.0.zip", "zip"]})),
+    ] {
+        let mut v = valid();
+        v[field] = value;
+        let p = problems(&v);
+        assert!(p[0].field.starts_with(field), "{field}: {p:?}");
+        assert!(p[0].message.contains("is an array; write it as a JSON object"), "{field}: {p:?}");
+    }
+}
+
+#[test]
 fn health_check_is_validated() {
     let mut v = valid();
     v["healthCheck"] = serde_json::json!({"urlTemplate": "http://x/health", "consecutiveSuccesses": 0});
@@ -142,9 +158,232 @@ fn committed_json_schema_is_up_to_date() {
     assert!(required.iter().any(|r| r == "requestId"));
 }
 
-proptest::proptest! {
+// Bad input, fuzzed: whatever arrives, `parse_request` never panics and every rejection names a field
+// (or `(document)`) and says what is wrong.
+
+use proptest::prelude::{Just, TestCaseError, any, prop_assert, prop_assert_eq, prop_assume, prop_oneof, proptest};
+use proptest::sample::Index;
+use proptest::strategy::Strategy as _;
+
+/// Top-level fields of a request (`RolloutRequestDoc`).
+const FIELDS: [&str; 12] = [
+    "schemaVersion",
+    "requestId",
+    "elastigroupId",
+    "application",
+    "deploymentGroup",
+    "strategy",
+    "revision",
+    "greenTags",
+    "timeouts",
+    "healthCheck",
+    "approval",
+    "requestedBy",
+];
+
+/// A JSON leaf: null, a boolean, an integer, a float or a string.
+fn leaf() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+        any::<String>().prop_map(serde_json::Value::from),
+    ]
+}
+
+/// Any JSON value, a few levels deep.
+fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    leaf().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            proptest::collection::btree_map(any::<String>(), inner, 0..4)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Whether `v` has the JSON type field `field` expects (see `RolloutRequestDoc`).
+fn right_type(field: &str, v: &serde_json::Value) -> bool {
+    match field {
+        "schemaVersion" => v.is_u64(),
+        "revision" | "timeouts" => v.is_object(),
+        "healthCheck" => v.is_object() || v.is_null(),
+        "greenTags" => v.is_array(),
+        _ => v.is_string(),
+    }
+}
+
+/// Every rejection is specific: at least one problem, each naming a field and saying what is wrong.
+fn assert_specific(r: &Result<RolloutRequest, RequestError>) -> Result<(), TestCaseError> {
+    if let Err(e) = r {
+        prop_assert!(!e.problems.is_empty(), "a rejection without a problem");
+        for p in &e.problems {
+            prop_assert!(!p.field.is_empty() && !p.message.trim().is_empty(), "a vague problem: {:?}", p);
+        }
+        prop_assert!(e.to_string().starts_with("rollout request rejected"));
+    }
+    Ok(())
+}
+
+proptest! {
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-        let _ = parse_request(&bytes);
+    fn arbitrary_bytes_never_panic_and_every_rejection_is_specific(
+        bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+    ) {
+        assert_specific(&parse_request(&bytes))?;
+    }
+
+    #[test]
+    fn a_valid_request_with_bytes_changed_never_panics_and_explains(
+        changes in proptest::collection::vec((any::<Index>(), proptest::num::u8::ANY), 1..8),
+    ) {
+        let mut bytes = valid().to_string().into_bytes();
+        for (at, b) in changes {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        assert_specific(&parse_request(&bytes))?;
+    }
+
+    #[test]
+    fn every_truncation_is_invalid_json(at in any::<Index>()) {
+        let full = valid().to_string();
+        let cut = at.index(full.len());
+        let e = parse_request(&full.as_bytes()[..cut]).expect_err("a cut request");
+        prop_assert_eq!(e.problems[0].field.as_str(), "(document)");
+        prop_assert!(e.problems[0].message.contains("not valid JSON"), "{}", e);
+    }
+
+    #[test]
+    fn oversized_requests_are_refused_by_size_before_parsing(extra in 1usize..4096, in_a_field in any::<bool>()) {
+        let mut v = valid();
+        let target = MAX_REQUEST_BYTES + extra;
+        let text = if in_a_field {
+            let base = v.to_string().len();
+            v["requestedBy"] = "x".repeat(target - base + 2).into();
+            v.to_string()
+        } else {
+            let mut t = v.to_string();
+            t.push_str(&" ".repeat(target - t.len()));
+            t
+        };
+        prop_assert!(text.len() > MAX_REQUEST_BYTES);
+        let e = parse_request(text.as_bytes()).expect_err("oversized");
+        prop_assert!(e.to_string().contains("at most 65536 are accepted"), "{}", e);
+    }
+
+    #[test]
+    fn long_strings_under_the_size_limit_name_their_field(len in 257usize..60_000) {
+        let mut v = valid();
+        v["requestedBy"] = "y".repeat(len).into();
+        let p = problems(&v);
+        prop_assert_eq!(p[0].field.as_str(), "requestedBy");
+        prop_assert!(p[0].message.contains("at most 256"), "{:?}", p);
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named(field in proptest::sample::select(FIELDS.to_vec()), value in json()) {
+        prop_assume!(!right_type(field, &value));
+        let mut v = valid();
+        v[field] = value.clone();
+        let e = parse_request(v.to_string().as_bytes()).expect_err("a mistyped field");
+        prop_assert!(
+            e.problems.iter().any(|p| p.field == field),
+            "no problem names `{}` (set to {}): {}", field, value, e
+        );
+    }
+
+    #[test]
+    fn a_nested_field_of_the_wrong_type_is_named(
+        path in proptest::sample::select(vec![
+            ("revision", "s3", "bucket"),
+            ("revision", "s3", "bundleType"),
+            ("timeouts", "deploymentMinutes", ""),
+            ("greenTags", "0", "key"),
+        ]),
+        value in json(),
+    ) {
+        let mut v = valid();
+        v["timeouts"] = serde_json::json!({"deploymentMinutes": 60});
+        let (a, b, c) = path;
+        let slot = match (b.parse::<usize>(), c) {
+            (Ok(i), c) => &mut v[a][i][c],
+            (Err(_), "") => &mut v[a][b],
+            (Err(_), c) => &mut v[a][b][c],
+        };
+        prop_assume!(if c.is_empty() { !value.is_u64() } else { !value.is_string() });
+        *slot = value.clone();
+        let name = match (b.parse::<usize>(), c) {
+            (Ok(i), c) => format!("{a}[{i}].{c}"),
+            (Err(_), "") => format!("{a}.{b}"),
+            (Err(_), c) => format!("{a}.{b}.{c}"),
+        };
+        let e = parse_request(v.to_string().as_bytes()).expect_err("a mistyped field");
+        prop_assert!(e.problems.iter().any(|p| p.field == name), "no problem names `{}` (set to {}): {}", name, value, e);
+    }
+
+    #[test]
+    fn unknown_fields_are_named_anywhere(
+        key in any::<String>(),
+        value in leaf(),
+        at in proptest::sample::select(vec!["", "revision.s3", "timeouts", "greenTags[0]", "healthCheck"]),
+    ) {
+        let known = ["schemaVersion", "requestId", "elastigroupId", "application", "deploymentGroup", "strategy",
+            "revision", "greenTags", "timeouts", "healthCheck", "approval", "requestedBy", "bucket", "key",
+            "bundleType", "version", "eTag", "value", "greenReadyMinutes", "deploymentMinutes", "approvalMinutes",
+            "lockWaitMinutes", "urlTemplate", "consecutiveSuccesses", "intervalSeconds", "timeoutSeconds", "expectedStatus"];
+        prop_assume!(!known.contains(&key.as_str()));
+        let mut v = valid();
+        v["healthCheck"] = serde_json::json!({"urlTemplate": "http://{ip}/health"});
+        let target = match at {
+            "" => &mut v,
+            "revision.s3" => &mut v["revision"]["s3"],
+            "greenTags[0]" => &mut v["greenTags"][0],
+            other => &mut v[other],
+        };
+        target[key.as_str()] = value;
+        let e = parse_request(v.to_string().as_bytes()).expect_err("an unknown field");
+        prop_assert!(e.to_string().contains(&format!("unknown field `{key}`")), "{}", e);
+    }
+
+    #[test]
+    fn tag_lists_of_any_length_are_accepted_up_to_ten_and_refused_beyond(n in 0usize..3000) {
+        let mut v = valid();
+        v["greenTags"] = (0..n).map(|i| serde_json::json!({"key": format!("k{i}"), "value": "v"})).collect();
+        match parse_request(v.to_string().as_bytes()) {
+            Ok(r) => {
+                prop_assert!(n <= MAX_GREEN_TAGS);
+                prop_assert_eq!(r.all_green_tags().len(), n + 1);
+            }
+            Err(e) => {
+                prop_assert!(n > MAX_GREEN_TAGS);
+                let by_size = e.to_string().contains("at most 65536");
+                let by_count = e.problems.iter().any(|p| p.field == "greenTags" && p.message.contains("at most 10"));
+                prop_assert!(by_size || by_count, "{}", e);
+            }
+        }
+    }
+
+    #[test]
+    fn non_utf8_anywhere_is_invalid_json(at in any::<Index>(), b in 0x80u8..=0xff) {
+        let mut bytes = valid().to_string().into_bytes();
+        bytes.insert(at.index(bytes.len()), b);
+        prop_assert!(std::str::from_utf8(&bytes).is_err());
+        let e = parse_request(&bytes).expect_err("not UTF-8");
+        prop_assert!(e.problems[0].message.contains("not valid JSON"), "{}", e);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_overflowing_the_stack(depth in 129usize..20_000, at_top in any::<bool>()) {
+        let nest = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let text = if at_top {
+            nest
+        } else {
+            let t = valid().to_string();
+            t.replacen(r#""requestedBy":"ci""#, &format!(r#""requestedBy":{nest}"#), 1)
+        };
+        let e = parse_request(text.as_bytes()).expect_err("deeply nested");
+        prop_assert!(e.to_string().contains("recursion limit") || e.to_string().contains("at most 65536"), "{}", e);
     }
 }
