@@ -91,6 +91,10 @@ pub fn decode(body: &[u8]) -> Result<QueuedEvent, String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::{Just, any, prop_oneof};
+    use proptest::sample::Index;
+    use proptest::strategy::Strategy as _;
+
     use super::*;
 
     #[test]
@@ -151,5 +155,93 @@ mod tests {
             let no_instance = decode(&envelope(&serde_json::json!({"deploymentId": "d-1", "state": "START"}), INSTANCE_DETAIL_TYPE));
             proptest::prop_assert!(no_instance.unwrap_err().contains("instanceId"));
         }
+
+        #[test]
+        fn a_valid_event_with_bytes_changed_never_panics_and_explains(
+            changes in proptest::collection::vec((any::<Index>(), proptest::num::u8::ANY), 1..8),
+        ) {
+            let mut bytes = instance_event();
+            for (at, b) in changes {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            if let Err(e) = decode(&bytes) {
+                proptest::prop_assert!(!e.trim().is_empty());
+            }
+        }
+
+        #[test]
+        fn unknown_fields_are_ignored_wherever_aws_adds_them(
+            key in any::<String>(),
+            value in leaf(),
+            in_detail in any::<bool>(),
+        ) {
+            let known = ["id", "detail-type", "source", "detail", "deploymentId", "state", "instanceId", "application",
+                "deploymentGroup"];
+            proptest::prop_assume!(!known.contains(&key.as_str()));
+            let mut v: serde_json::Value = serde_json::from_slice(&instance_event()).unwrap();
+            let target = if in_detail { &mut v["detail"] } else { &mut v };
+            target[key.as_str()] = value;
+            proptest::prop_assert_eq!(decode(v.to_string().as_bytes()), decode(&instance_event()));
+        }
+
+        #[test]
+        fn a_field_of_the_wrong_type_is_an_error_that_says_where(
+            field in proptest::sample::select(vec!["source", "detail-type", "id", "detail", "deploymentId", "state", "instanceId"]),
+            value in prop_oneof![leaf(), Just(serde_json::json!([1, 2])), Just(serde_json::json!({"a": 1}))],
+        ) {
+            let wrong = match field {
+                "detail" => !value.is_object(),
+                // A missing instanceId is its own error, below.
+                "instanceId" => !value.is_string() && !value.is_null(),
+                _ => !value.is_string(),
+            };
+            proptest::prop_assume!(wrong);
+            let mut v: serde_json::Value = serde_json::from_slice(&instance_event()).unwrap();
+            let envelope_field = ["source", "detail-type", "id", "detail"].contains(&field);
+            if envelope_field { v[field] = value; } else { v["detail"][field] = value; }
+            let e = decode(v.to_string().as_bytes()).unwrap_err();
+            let part = if field == "detail" || !envelope_field { "detail is malformed" } else { "not an EventBridge envelope" };
+            proptest::prop_assert!(e.contains(part), "{}: {}", field, e);
+        }
+
+        #[test]
+        fn non_utf8_anywhere_is_an_envelope_error(at in any::<Index>(), b in 0x80u8..=0xff) {
+            let mut bytes = instance_event();
+            bytes.insert(at.index(bytes.len()), b);
+            proptest::prop_assert!(decode(&bytes).unwrap_err().contains("not an EventBridge envelope"));
+        }
+
+        #[test]
+        fn oversized_events_are_refused_by_size_before_parsing(extra in 1usize..4096) {
+            let mut bytes = instance_event();
+            bytes.resize(MAX_EVENT_BYTES + extra, b' ');
+            proptest::prop_assert!(decode(&bytes).unwrap_err().contains("at most 262144 are accepted"));
+        }
+
+        #[test]
+        fn deep_nesting_is_refused_without_overflowing_the_stack(depth in 129usize..20_000) {
+            let nest = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let body = String::from_utf8(instance_event()).unwrap().replacen(r#""state":"READY""#, &format!(r#""state":{nest}"#), 1);
+            proptest::prop_assert!(decode(body.as_bytes()).unwrap_err().contains("recursion limit"));
+        }
+    }
+
+    /// A valid instance-level event.
+    fn instance_event() -> Vec<u8> {
+        envelope(
+            &serde_json::json!({"deploymentId": "d-1", "instanceId": "i-0abc", "state": "READY"}),
+            INSTANCE_DETAIL_TYPE,
+        )
+    }
+
+    /// A JSON leaf: null, a boolean, a number or a string.
+    fn leaf() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<String>().prop_map(serde_json::Value::from),
+        ]
     }
 }

@@ -68,14 +68,133 @@ impl StepMessage {
         }
     }
 
-    /// Decodes a queue body; a message that does not decode belongs in the dead-letter queue.
+    /// Decodes a queue body; a message that does not decode belongs in the dead-letter queue. The
+    /// rollout id must be one a request could have given (not empty, not 10 KB of junk).
     pub fn decode(body: &str) -> Result<Self, String> {
-        serde_json::from_str(body).map_err(|e| format!("not a greenfleet step message: {e}"))
+        let msg: Self = serde_json::from_str(body).map_err(|e| format!("not a greenfleet step message: {e}"))?;
+        RolloutId::parse(msg.rollout_id.as_str())
+            .map_err(|e| format!("not a greenfleet step message: its rolloutId is not a rollout id ({e})"))?;
+        Ok(msg)
     }
 
     /// Encodes for the queue.
     #[must_use]
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::{Just, any, prop_assert, prop_assert_eq, prop_assume, prop_oneof, proptest};
+    use proptest::sample::Index;
+    use proptest::strategy::Strategy as _;
+
+    use super::*;
+
+    fn rollout() -> RolloutId {
+        RolloutId::parse("rel-42").unwrap()
+    }
+
+    /// Any step message a worker could send.
+    fn message() -> impl proptest::strategy::Strategy<Value = StepMessage> {
+        let kind = prop_oneof![Just(WakeKind::Step), Just(WakeKind::Poll), Just(WakeKind::Deadline)];
+        let body = prop_oneof![
+            (any::<u64>(), kind, any::<u64>()).prop_map(|(fence, kind, seq)| StepBody::Wake { fence, kind, seq }),
+            (any::<String>(), any::<String>()).prop_map(|(by, reason)| StepBody::Cancel { by, reason }),
+            any::<String>().prop_map(|by| StepBody::Approve { by }),
+        ];
+        (any::<u64>(), any::<String>(), body).prop_map(|(due, id, body)| StepMessage {
+            rollout_id: rollout(),
+            id,
+            due: Timestamp(due),
+            body,
+        })
+    }
+
+    /// A JSON leaf of any type, or a small array or object.
+    fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            any::<String>().prop_map(serde_json::Value::from),
+            Just(serde_json::json!([1, "a"])),
+            Just(serde_json::json!({"a": 1})),
+        ]
+    }
+
+    #[test]
+    fn a_wake_message_round_trips_and_carries_its_input() {
+        let m = StepMessage::wake(&rollout(), 7, WakeKind::Poll, 3, Timestamp(1_000), 500);
+        assert_eq!(m.due, Timestamp(1_500));
+        assert_eq!(StepMessage::decode(&m.encode()), Ok(m.clone()));
+        assert_eq!(m.input(), Input::Wake { fence: 7, kind: WakeKind::Poll, seq: 3 });
+    }
+
+    proptest! {
+        #[test]
+        fn every_message_round_trips(m in message()) {
+            prop_assert_eq!(StepMessage::decode(&m.encode()), Ok(m));
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics_and_every_error_says_what_it_is(text in any::<String>()) {
+            if let Err(e) = StepMessage::decode(&text) {
+                prop_assert!(e.starts_with("not a greenfleet step message: "), "{}", e);
+            }
+        }
+
+        #[test]
+        fn every_truncation_is_an_error(m in message(), at in any::<Index>()) {
+            let full = m.encode();
+            // Cut on a character boundary: the queue carries text.
+            let mut cut = at.index(full.len());
+            while !full.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            prop_assert!(StepMessage::decode(&full[..cut]).is_err());
+        }
+
+        #[test]
+        fn a_field_of_the_wrong_type_is_an_error(
+            path in proptest::sample::select(vec![
+                "rolloutId", "id", "due", "body", "body.wake", "body.wake.fence", "body.wake.kind", "body.wake.seq",
+            ]),
+            value in json(),
+        ) {
+            let mut v = serde_json::to_value(StepMessage::wake(&rollout(), 1, WakeKind::Step, 2, Timestamp(5), 0)).unwrap();
+            let right = match path {
+                "rolloutId" | "id" => value.is_string(),
+                "due" | "body.wake.fence" | "body.wake.seq" => value.is_u64(),
+                // A unit-like string for an enum with data, an object of the right shape: not what `json` makes.
+                "body" | "body.wake" => false,
+                _ => value.as_str().is_some_and(|s| ["Step", "Poll", "Deadline"].contains(&s)),
+            };
+            prop_assume!(!right);
+            let mut slot = &mut v;
+            for part in path.split('.') {
+                slot = &mut slot[part];
+            }
+            *slot = value;
+            let e = StepMessage::decode(&v.to_string()).unwrap_err();
+            prop_assert!(e.starts_with("not a greenfleet step message: "), "{}", e);
+        }
+
+        #[test]
+        fn unknown_body_kinds_are_errors(kind in any::<String>(), value in json()) {
+            prop_assume!(!["wake", "cancel", "approve"].contains(&kind.as_str()));
+            let v = serde_json::json!({"rolloutId": "rel-42", "id": "x", "due": 1, "body": {kind.as_str(): value}});
+            prop_assert!(StepMessage::decode(&v.to_string()).is_err());
+        }
+
+        #[test]
+        fn a_rollout_id_no_request_could_have_given_is_an_error(id in any::<String>()) {
+            prop_assume!(RolloutId::parse(&id).is_err());
+            let v = serde_json::json!({"rolloutId": id, "id": "x", "due": 1, "body": {"approve": {"by": "ops"}}});
+            let e = StepMessage::decode(&v.to_string()).unwrap_err();
+            prop_assert!(e.contains("rolloutId is not a rollout id"), "{}", e);
+        }
     }
 }
