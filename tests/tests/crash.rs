@@ -267,12 +267,25 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
         assert!(why.contains("F4"), "{} is rejected for F4: {why}", saga.id);
     }
     for g in groups.iter().filter(|g| g.rollouts.len() > 1) {
-        let waited = g.rollouts.iter().any(|(id, _)| sagas[id].facts.lock_holder.is_some());
-        assert!(
-            waited,
-            "one of {:?} waited for the other's lease",
-            g.rollouts.iter().map(|r| &r.0).collect::<Vec<_>>()
-        );
+        let on: Vec<&Saga> = g.rollouts.iter().map(|(id, _)| &sagas[id]).collect();
+        let waited = on.iter().any(|s| s.facts.lock_holder.is_some());
+        assert!(waited, "one of {:?} waited for the other's lease", on.iter().map(|s| &s.id).collect::<Vec<_>>());
+        // F12 across crashes: from Snapshot to Done, one rollout of the group at a time.
+        let mut spans: Vec<(u64, u64, &Saga)> =
+            on.iter().map(|s| (step_at(s, "Snapshot"), step_at(s, "Done("), *s)).collect();
+        spans.sort_by_key(|(start, _, _)| *start);
+        for pair in spans.windows(2) {
+            let ((_, first_end, first), (second_start, _, second)) = (&pair[0], &pair[1]);
+            assert!(
+                first_end < second_start,
+                "{} and {} ran on {} at once\n{}\n{}",
+                first.id,
+                second.id,
+                g.scenario.group.id,
+                demo::timeline(first),
+                demo::timeline(second)
+            );
+        }
     }
 
     // The simulator: what the DST checks on its in-memory world, here on the HTTP simulator.
@@ -358,6 +371,16 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
     );
     assert!(kills.len() >= 3, "only {} kills happened while rollouts ran: {kills:?}", kills.len());
     env.shutdown().await;
+}
+
+/// When the rollout entered the step whose history line starts with `step` (ms).
+fn step_at(saga: &Saga, step: &str) -> u64 {
+    saga.history
+        .iter()
+        .find(|h| h.step.starts_with(step))
+        .unwrap_or_else(|| panic!("{} never entered {step}\n{}", saga.id, demo::timeline(saga)))
+        .at
+        .0
 }
 
 /// A pause before the next kill, drawn from [`KILL_GAP_MS`].
