@@ -37,7 +37,7 @@ const DEADLINE: Duration = Duration::from_secs(200);
 /// No kill after this long, even if rollouts still run.
 const KILL_FOR: Duration = Duration::from_secs(120);
 /// Time between two kills: drawn between these (ms).
-const KILL_GAP_MS: (u64, u64) = (1_500, 4_000);
+const KILL_GAP_MS: (u64, u64) = (1_000, 3_000);
 /// Longest wait for the simulator, the queues or the bus to settle once every rollout has ended.
 const SETTLE: Duration = Duration::from_secs(60);
 
