@@ -238,12 +238,6 @@ impl TestEnv {
         self.await_started(i).await;
     }
 
-    /// How many worker processes run now.
-    #[must_use]
-    pub fn worker_count(&self) -> usize {
-        self.workers.len()
-    }
-
     /// Waits until worker `i` answers `GET /healthz` with 200; `Err` says why not, with its log.
     async fn wait_healthy(&mut self, i: usize, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;

@@ -5,18 +5,21 @@
 //! while a seeded random source kills a worker with SIGKILL every few seconds and starts it again.
 //!
 //! Then everything is read back from the simulator (`env.cloud`) and the table (`env.store`, and a
-//! Scan): each rollout reached the outcome its setup promises; the end checks of the deterministic
-//! simulation ([`invariants::remote_calls`], [`invariants::at_end`], [`invariants::group_end`]) hold
-//! for every rollout and group; no lease is left; the queues are drained and only the malformed
-//! requests were dead-lettered; and the Spot token shows in no table item, no lifecycle event and
-//! no worker log.
+//! Scan): each rollout reached the outcome its setup promises, within a deadline; the end checks of
+//! the deterministic simulation ([`invariants::remote_calls`], [`invariants::at_end`],
+//! [`invariants::group_end`]) hold for every rollout and group; rollouts of one group never
+//! overlapped; no lease is left; each rollout published its outcome and no other; only the malformed
+//! requests were dead-lettered; nothing is left to deliver on the main queues (only each rollout's
+//! last deadline timer waits, delayed, to find it finished); and the Spot token shows in no table
+//! item, no lifecycle event and no worker log.
 //!
 //! The seed is printed; `GREENFLEET_CRASH_SEED=<n>` runs the same kill schedule again (which worker,
 //! how long between kills; the timing of the rest is the machine's).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use greenfleet_core::ids::ElastigroupId;
 use greenfleet_core::saga::Saga;
 use greenfleet_infra::provision::QueueKind;
@@ -227,44 +230,95 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
         env.submit_raw(body).await;
     }
     let sent = Instant::now();
+    let kills = kill_until_done(&mut env, &ids, &mut rng, sent).await;
+    let sagas = finished(&env, &ids, sent + DEADLINE).await;
+    let all_done = sent.elapsed();
 
-    // Kill a worker every few seconds until every rollout has an outcome (or KILL_FOR has passed).
-    let mut kills = Vec::new();
-    let mut next_kill = sent + gap(&mut rng);
+    for (id, saga) in &sagas {
+        env.assert_outcome(saga, expected[id]);
+    }
+    check_sagas(&groups, &sagas);
+    // The simulator: what the DST checks on its in-memory world, here on the HTTP simulator.
+    eventually("every group left as its rollouts promise", SETTLE, || {
+        let problems = cloud_problems(&env, &groups, &sagas);
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    })
+    .await;
+    // The table: no lease left held.
+    let items = env.scan_table().await;
+    let leases: Vec<&str> = items.iter().filter_map(pk).filter(|pk| pk.starts_with("lease#")).collect();
+    assert!(leases.is_empty(), "leases left in the table: {leases:?}");
+    // The dead-letter queues: only the malformed requests.
+    let dead = env.wait_dead_letters(QueueKind::Intake, poison.len(), SETTLE).await;
+    assert_eq!(dead.iter().collect::<BTreeSet<_>>(), poison.iter().collect(), "the intake dead-letter queue");
+    for kind in [QueueKind::Intake, QueueKind::Steps, QueueKind::Events] {
+        let (visible, in_flight, delayed) = env.queue_counts(&env.provisioned.queue(kind).dlq_url).await;
+        let expect = if kind == QueueKind::Intake { poison.len() as u64 } else { 0 };
+        assert_eq!(visible + in_flight + delayed, expect, "{} dead-letter queue holds {expect}", kind.suffix());
+    }
+    let seen = outcome_events(&env, &sagas, poison.len()).await;
+    check_outcome_events(&seen, &sagas);
+    let logs = env.logs();
+    check_secret(&env.spot_token, &items, &seen, &logs, &sagas);
+    // The main queues: drained (the steps queue last: its wake-ups need up to 30 s to fire).
+    for kind in [QueueKind::Intake, QueueKind::Events, QueueKind::Steps] {
+        wait_drained(&env, &env.provisioned.queue(kind).url, sagas.len()).await;
+    }
+
+    // How much recovery the kills caused (the workers log these at debug).
+    let replays = logs.matches("redelivered; replaying").count();
+    let races = logs.matches("lost a race for the saga").count();
+    println!(
+        "crash test seed {seed}: {} rollouts + {} malformed requests, {WORKERS} workers, {kills} SIGKILLs ({replays} \
+         redelivered transitions replayed, {races} lost races); all ended {:.1} s after submission; {} table items, {} \
+         events, {} log lines scanned; {:.1} s in all",
+        sagas.len(),
+        poison.len(),
+        all_done.as_secs_f64(),
+        items.len(),
+        seen.len(),
+        logs.lines().count(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(kills >= 3, "only {kills} kills happened while rollouts ran");
+    env.shutdown().await;
+}
+
+/// Kills a worker (drawn by `rng`) with SIGKILL every [`KILL_GAP_MS`] and starts it again, until every
+/// rollout has an outcome or [`KILL_FOR`] has passed since `sent`. Returns how many kills there were.
+async fn kill_until_done(env: &mut TestEnv, ids: &[String], rng: &mut Rng, sent: Instant) -> usize {
+    let mut kills = 0;
+    let mut next_kill = sent + gap(rng);
     loop {
-        let left = unfinished(&env, &ids).await;
+        let left = unfinished(env, ids).await;
         if left.is_empty() || sent.elapsed() > KILL_FOR {
-            break;
+            return kills;
         }
         if Instant::now() >= next_kill {
             let i = usize::try_from(rng.next_u64() % WORKERS as u64).unwrap_or(0);
             let status = env.worker(i).kill();
-            kills.push((sent.elapsed().as_millis(), i, left.len()));
+            kills += 1;
             println!(
                 "t+{:>6} ms: SIGKILL worker {i} ({status:?}); {} rollouts running",
                 sent.elapsed().as_millis(),
                 left.len()
             );
             env.restart_worker(i).await;
-            next_kill = Instant::now() + gap(&mut rng);
+            next_kill = Instant::now() + gap(rng);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let sagas = finished(&env, &ids, sent + DEADLINE).await;
-    let all_done = sent.elapsed();
+}
 
-    // Outcomes.
-    for (id, saga) in &sagas {
-        env.assert_outcome(saga, expected[id]);
+/// What the finished sagas say: no lease listed, F3/F4 named in the rejections, and the rollouts of
+/// one group one after the other (F12), the second having waited for the first's lease.
+fn check_sagas(groups: &[Group], sagas: &BTreeMap<String, Saga>) {
+    for (id, saga) in sagas {
         assert!(saga.facts.leases.is_empty(), "{id} still lists leases: {:?}", saga.facts.leases);
-    }
-    for saga in sagas.values().filter(|s| s.id.as_str().starts_with("billing-")) {
         let why = saga.outcome().and_then(|o| o.reason()).unwrap_or_default();
-        assert!(why.contains("F3"), "{} is rejected for F3: {why}", saga.id);
-    }
-    for saga in sagas.values().filter(|s| s.id.as_str().starts_with("f4-")) {
-        let why = saga.outcome().and_then(|o| o.reason()).unwrap_or_default();
-        assert!(why.contains("F4"), "{} is rejected for F4: {why}", saga.id);
+        for (prefix, rule) in [("billing-", "F3"), ("f4-", "F4")] {
+            assert!(!id.starts_with(prefix) || why.contains(rule), "{id} is rejected for {rule}: {why}");
+        }
     }
     for g in groups.iter().filter(|g| g.rollouts.len() > 1) {
         let on: Vec<&Saga> = g.rollouts.iter().map(|(id, _)| &sagas[id]).collect();
@@ -287,36 +341,12 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
             );
         }
     }
+}
 
-    // The simulator: what the DST checks on its in-memory world, here on the HTTP simulator.
-    eventually("every group left as its rollouts promise", SETTLE, || {
-        let problems = cloud_problems(&env, &groups, &sagas);
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
-    })
-    .await;
-
-    // The table: no lease left held.
-    let items = env.scan_table().await;
-    let leases: Vec<String> = items
-        .iter()
-        .filter_map(|item| item.get("pk").and_then(|v| v.as_s().ok()))
-        .filter(|pk| pk.starts_with("lease#"))
-        .cloned()
-        .collect();
-    assert!(leases.is_empty(), "leases left in the table: {leases:?}");
-
-    // The dead-letter queues: only the malformed requests.
-    let dead = env.wait_dead_letters(QueueKind::Intake, poison.len(), SETTLE).await;
-    assert_eq!(dead.iter().collect::<BTreeSet<_>>(), poison.iter().collect(), "the intake dead-letter queue");
-    for kind in [QueueKind::Intake, QueueKind::Steps, QueueKind::Events] {
-        let (visible, in_flight, delayed) = env.queue_counts(&env.provisioned.queue(kind).dlq_url).await;
-        let expect = if kind == QueueKind::Intake { poison.len() as u64 } else { 0 };
-        assert_eq!(visible + in_flight + delayed, expect, "{} dead-letter queue holds {expect}", kind.suffix());
-    }
-
-    // Lifecycle events: each rollout announced its outcome, and only that one.
-    let seen = outcome_events(&env, &sagas, poison.len()).await;
-    for (id, saga) in &sagas {
+/// Each rollout announced its outcome on the bus, and only that one (duplicates allowed: publishing
+/// is at least once).
+fn check_outcome_events(seen: &[Seen], sagas: &BTreeMap<String, Saga>) {
+    for (id, saga) in sagas {
         let kinds: BTreeSet<&str> = seen
             .iter()
             .filter(|e| e.field("rolloutId") == id.as_str())
@@ -326,51 +356,35 @@ async fn rollouts_reach_their_outcomes_while_workers_are_killed_with_sigkill() {
         let outcome = format!("Rollout {}", saga.outcome().map_or("-", |o| o.kind()));
         assert_eq!(kinds, BTreeSet::from([outcome.as_str()]), "{id}'s outcome events\n{}", demo::timeline(saga));
     }
+}
 
-    // The Spot token: in no table item, no event, no log — and each was really looked at.
-    let token = env.spot_token.clone();
-    let scanned: BTreeSet<&str> =
-        items.iter().filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok())).map(String::as_str).collect();
-    let saga_items: BTreeSet<String> = sagas.keys().map(|id| format!("saga#{id}")).collect();
-    assert!(
-        saga_items.iter().all(|pk| scanned.contains(pk.as_str())),
-        "the scan saw every rollout's saga item: {scanned:?}"
-    );
-    for item in &items {
-        assert!(!format!("{item:?}").contains(&token), "a table item shows the Spot token: {:?}", item.get("pk"));
+/// The Spot token is in no table item, no event and no log — and each of those was really looked
+/// at: every saga item scanned, events for every rollout, every rollout in the logs.
+fn check_secret(
+    token: &str,
+    items: &[HashMap<String, AttributeValue>],
+    seen: &[Seen],
+    logs: &str,
+    sagas: &BTreeMap<String, Saga>,
+) {
+    let scanned: BTreeSet<&str> = items.iter().filter_map(pk).collect();
+    let missing: Vec<&String> = sagas.keys().filter(|id| !scanned.contains(format!("saga#{id}").as_str())).collect();
+    assert!(missing.is_empty(), "the scan did not see the saga items of {missing:?}: {scanned:?}");
+    for item in items {
+        assert!(!format!("{item:?}").contains(token), "a table item shows the Spot token: {:?}", pk(item));
     }
     assert!(seen.len() >= 2 * sagas.len(), "{} events seen for {} rollouts", seen.len(), sagas.len());
-    for e in &seen {
-        assert!(!e.detail.to_string().contains(&token), "an event shows the Spot token: {}", e.detail_type);
+    for e in seen {
+        assert!(!e.detail.to_string().contains(token), "an event shows the Spot token: {}", e.detail_type);
     }
-    let logs = env.logs();
     let unlogged: Vec<&String> = sagas.keys().filter(|id| !logs.contains(id.as_str())).collect();
     assert!(unlogged.is_empty(), "the worker logs never mention {unlogged:?}");
-    assert!(!logs.contains(&token), "a worker log shows the Spot token");
+    assert!(!logs.contains(token), "a worker log shows the Spot token");
+}
 
-    // The main queues: drained (the steps queue last: its wake-ups need up to 30 s to fire).
-    for kind in [QueueKind::Intake, QueueKind::Events, QueueKind::Steps] {
-        wait_drained(&env, &env.provisioned.queue(kind).url, sagas.len()).await;
-    }
-
-    // How much recovery the kills caused (the workers log these at debug).
-    let replays = logs.matches("redelivered; replaying").count();
-    let races = logs.matches("lost a race for the saga").count();
-    println!(
-        "crash test seed {seed}: {} rollouts + {} malformed requests, {WORKERS} workers, {} SIGKILLs ({replays} \
-         redelivered transitions replayed, {races} lost races); all ended {:.1} s after submission; {} table items, {} \
-         events, {} log lines scanned; {:.1} s in all",
-        sagas.len(),
-        poison.len(),
-        kills.len(),
-        all_done.as_secs_f64(),
-        items.len(),
-        seen.len(),
-        logs.lines().count(),
-        started.elapsed().as_secs_f64()
-    );
-    assert!(kills.len() >= 3, "only {} kills happened while rollouts ran: {kills:?}", kills.len());
-    env.shutdown().await;
+/// A table item's partition key.
+fn pk(item: &HashMap<String, AttributeValue>) -> Option<&str> {
+    item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 /// When the rollout entered the step whose history line starts with `step` (ms).
