@@ -143,4 +143,10 @@ impl Cloud {
                 && !(model.faults.all_green_unhealthy && i.green_of.is_some())
         })
     }
+
+    /// The private IPs of every instance the model lists (any state), for the health face: each
+    /// answers health checks on its own loopback address.
+    pub(crate) fn instance_ips(&self) -> std::collections::BTreeSet<String> {
+        self.lock().all_instances().map(|i| i.ip.clone()).collect()
+    }
 }
