@@ -7,4 +7,5 @@ mod aws;
 mod dst;
 mod embedded;
 mod gates;
+mod operators;
 mod sweep;

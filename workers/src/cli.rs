@@ -94,6 +94,24 @@ pub enum Command {
         #[arg(long)]
         via_bus: bool,
     },
+    /// Show what a rollout request would do, changing nothing: reads the live Elastigroup and deployment
+    /// group through the calls preflight makes, runs preflight, and prints capacity before / during /
+    /// after, the green instances to launch and the blue to remove, the green tags, the CodeDeploy
+    /// deployment it would create and the gates — or every rule the setup breaks, with what to change.
+    /// Needs `SPOTINST_TOKEN` and AWS credentials for CodeDeploy; not the queues or the table.
+    ///
+    /// Exit status: 0 the rollout would be accepted; 2 it would be rejected (invalid request, a preflight
+    /// rule, a Blue/Green already running); 1 Spot or CodeDeploy could not be read.
+    Plan {
+        /// The request file (JSON, schemaVersion 1); `-` reads standard input.
+        file: PathBuf,
+        /// Spot API settings.
+        #[command(flatten)]
+        spot: SpotArgs,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// Where a rollout is and what it waits for.
     Status {
         /// Rollout id (its request id).
@@ -256,6 +274,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Submit { file, via_bus } => ops::submit(&aws, &read_input(&file)?, via_bus).await,
+        Command::Plan { file, spot, output } => crate::plan::run(&read_input(&file)?, &spot, output).await,
         Command::Status { id, output } => ops::status(&aws, &id, output).await,
         Command::List { output } => ops::list(&aws, output).await,
         Command::History { id, output } => ops::history(&aws, &id, output).await,

@@ -11,6 +11,7 @@ pub mod dst;
 pub mod embedded;
 pub mod executor;
 pub mod ops;
+pub mod plan;
 pub mod runner;
 pub mod scenarios;
 pub mod shutdown;
