@@ -227,3 +227,73 @@ async fn plan_says_what_to_do_about_a_bad_request_an_unknown_group_and_a_refused
     let _ = std::fs::remove_dir_all(&dir);
     env.shutdown().await;
 }
+
+/// The steps a rollout went through, in order, from its history (consecutive repeats folded).
+fn history_steps(saga: &greenfleet_core::saga::Saga) -> Vec<String> {
+    let mut steps: Vec<String> = Vec::new();
+    for h in saga.history.iter() {
+        if steps.last() != Some(&h.step) {
+            steps.push(h.step.clone());
+        }
+    }
+    steps
+}
+
+/// Whether `seen` appears in `all` in the same order (not necessarily next to each other).
+fn in_order(seen: &[String], all: &[String]) -> bool {
+    let mut rest = all.iter();
+    seen.iter().all(|s| rest.any(|a| a == s))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_follows_a_rollout_step_by_step_to_its_outcome() {
+    let env = spawn_env().await;
+    let shop = env.scenario("shop");
+    let checkout = env.scenario("checkout");
+    env.install(&shop);
+    env.install(&checkout);
+    env.submit(&env.request(&shop, "shop-watch")).await;
+    env.submit(&env.request(&checkout, "checkout-watch")).await;
+
+    // Plain lines for one (stdout is a pipe), JSON lines for the other, both from the first step.
+    let ((code, text, err), (json_code, json, json_err)) = tokio::join!(
+        env.cli_on_sim(&["watch", "shop-watch", "--interval-ms", "200"], &[]),
+        env.cli_on_sim(&["watch", "checkout-watch", "--interval-ms", "200", "--output", "json"], &[]),
+    );
+
+    assert_eq!(code, Some(0), "watch exits 0 for a rollout that succeeded\n{text}{err}");
+    let saga = env.saga("shop-watch").await.expect("stored");
+    env.assert_outcome(&saga, "Succeeded");
+    let status_lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.split(' ').next().is_some_and(|t| t.ends_with('Z')))
+        .collect();
+    let phases: Vec<String> =
+        status_lines.iter().filter_map(|l| l.split_whitespace().nth(1)).map(str::to_owned).collect();
+    let steps = history_steps(&saga);
+    let mut distinct = phases.clone();
+    distinct.dedup();
+    assert!(
+        in_order(&distinct, &steps),
+        "the lines follow the rollout's steps in order\n{phases:?}\n{steps:?}\n{text}"
+    );
+    assert!(phases.iter().any(|p| p == "AwaitGreen"), "a line while green launched:\n{text}");
+    assert!(status_lines.iter().any(|l| l.contains("; green 2/2")), "green ready / expected:\n{text}");
+    assert_eq!(phases.last().map(String::as_str), Some("Done(Succeeded)"), "{text}");
+    let without_time: Vec<&str> = status_lines.iter().map(|l| l.split_once(' ').map_or(*l, |(_, rest)| rest)).collect();
+    assert!(without_time.windows(2).all(|w| w[0] != w[1]), "a line only when something changes:\n{text}");
+    assert!(text.contains("shop-watch — Succeeded after"), "the final timeline follows:\n{text}");
+
+    assert_eq!(json_code, Some(3), "watch exits 3 for a rollout that did not succeed\n{json}{json_err}");
+    let objects: Vec<Value> =
+        json.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let (last, changes) = objects.split_last().expect("at least the final object");
+    assert_eq!(last["outcome"], "RolledBack", "{last}");
+    assert!(last["reason"].as_str().unwrap().contains("HOOK_EXECUTION_FAILURE"), "{last}");
+    assert!(!last["history"].as_array().unwrap().is_empty());
+    assert!(changes.windows(2).all(|w| w[0] != w[1]), "one object per change");
+    assert!(changes.iter().any(|o| o["phase"].as_str().unwrap().starts_with("Compensating(")), "{json}");
+    assert_eq!(changes.last().unwrap()["phase"], "Done(RolledBack)");
+    env.shutdown().await;
+}

@@ -126,6 +126,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// Follow a rollout live until it ends: the current step, what it waits for and since when, green
+    /// instances ready / expected, CodeDeploy's instance progress; then its timeline. On a terminal one
+    /// status line is redrawn; otherwise a plain line is printed when something changes (`--output
+    /// json`: one JSON object per change, then one with the outcome and history).
+    ///
+    /// Exit status: 0 the rollout succeeded; 3 it ended Rejected, RolledBack or NeedsAttention; 1 it
+    /// could not be followed.
+    Watch {
+        /// Rollout id (its request id).
+        id: String,
+        /// Milliseconds between two looks at the table.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..))]
+        interval_ms: u64,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// A rollout's timeline: every step, when, and what happened.
     History {
         /// Rollout id.
@@ -278,6 +295,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { id, output } => ops::status(&aws, &id, output).await,
         Command::List { output } => ops::list(&aws, output).await,
         Command::History { id, output } => ops::history(&aws, &id, output).await,
+        Command::Watch { id, interval_ms, output } => {
+            crate::watch::run(&aws, &id, std::time::Duration::from_millis(interval_ms), output).await
+        }
         Command::Approve { id, by } => {
             ops::command(&aws, &id, greenfleet_core::message::StepBody::Approve { by }).await
         }

@@ -18,4 +18,5 @@ pub mod shutdown;
 pub mod simulate;
 pub mod sweep;
 pub mod telemetry;
+pub mod watch;
 pub mod worker;
