@@ -297,3 +297,44 @@ async fn watch_follows_a_rollout_step_by_step_to_its_outcome() {
     assert_eq!(changes.last().unwrap()["phase"], "Done(RolledBack)");
     env.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_list_and_history_speak_json_for_scripts_and_errors_say_what_to_do() {
+    let env = spawn_env().await;
+    let s = env.scenario("shop");
+    env.install(&s);
+    env.submit(&env.request(&s, "shop-ops")).await;
+    let saga = env.wait_for_outcome("shop-ops", std::time::Duration::from_secs(120)).await;
+    env.assert_outcome(&saga, "Succeeded");
+
+    let json = async |args: &[&str]| {
+        let (code, out, err) = env.cli(args, "").await;
+        assert_eq!(code, Some(0), "greenfleet {args:?}: {out}{err}");
+        serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("greenfleet {args:?} prints JSON ({e}): {out}"))
+    };
+    let status = json(&["status", "shop-ops", "--output", "json"]).await;
+    assert_eq!((&status["rolloutId"], &status["outcome"]), (&Value::from("shop-ops"), &Value::from("Succeeded")));
+    assert_eq!(status["phase"], "Done(Succeeded)");
+    assert_eq!(status["deploymentId"], Value::from(saga.facts.deployment_id.as_ref().unwrap().as_str()));
+    let list = json(&["list", "--output", "json"]).await;
+    assert_eq!(list["active"], serde_json::json!([]));
+    assert!(
+        list["recent"].as_array().unwrap().iter().any(|r| r["id"] == "shop-ops" && r["outcome"] == "Succeeded"),
+        "{list}"
+    );
+    let history = json(&["history", "shop-ops", "--output", "json"]).await;
+    let steps: Vec<&str> = history.as_array().unwrap().iter().map(|h| h["step"].as_str().unwrap()).collect();
+    assert_eq!((steps.first(), steps.last()), (Some(&"Preflight"), Some(&"Done(Succeeded)")), "{history}");
+
+    // Errors name what was wrong and what to do.
+    let (code, _, err) = env.cli(&["status", "shop-nope"], "").await;
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no rollout `shop-nope`; `greenfleet list` shows the active and recent ones"), "{err}");
+    let (code, _, err) = env.cli(&["cancel", "shop-ops", "--output", "json"], "").await;
+    assert_eq!(code, Some(1));
+    assert!(err.contains("rollout shop-ops already ended: Succeeded; nothing to cancel"), "{err}");
+    let (code, _, err) = env.cli(&["--prefix", "gf-nothing-here", "list"], "").await;
+    assert_eq!(code, Some(1));
+    assert!(err.contains("greenfleet infra up"), "a missing installation says how to create it: {err}");
+    env.shutdown().await;
+}

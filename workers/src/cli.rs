@@ -158,6 +158,9 @@ pub enum Command {
         /// Who approves (recorded in the history).
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
     },
     /// Cancel a rollout: compensation stops the deployment, removes green and restores capacity.
     Cancel {
@@ -169,6 +172,9 @@ pub enum Command {
         /// Who cancels.
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
     },
     /// Serve the simulated Spot API and CodeDeploy over HTTP (for trials and tests without Spot or
     /// AWS CodeDeploy); CodeDeploy events go to EventBridge with PutEvents. Point the worker at it with
@@ -298,11 +304,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch { id, interval_ms, output } => {
             crate::watch::run(&aws, &id, std::time::Duration::from_millis(interval_ms), output).await
         }
-        Command::Approve { id, by } => {
-            ops::command(&aws, &id, greenfleet_core::message::StepBody::Approve { by }).await
+        Command::Approve { id, by, output } => {
+            ops::command(&aws, &id, greenfleet_core::message::StepBody::Approve { by }, output).await
         }
-        Command::Cancel { id, reason, by } => {
-            ops::command(&aws, &id, greenfleet_core::message::StepBody::Cancel { by, reason }).await
+        Command::Cancel { id, reason, by, output } => {
+            ops::command(&aws, &id, greenfleet_core::message::StepBody::Cancel { by, reason }, output).await
         }
         Command::Demo { quiet } => demo_command(quiet).await,
         Command::Validate { file } => validate(&file),
