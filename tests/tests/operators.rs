@@ -123,12 +123,12 @@ const CASES: &[Case] = &[
     },
     Case {
         what: "no CodeDeploy integration (F2)",
-        rule: "[F2 Elastigroup CodeDeploy integration]",
+        rule: "[F2 Elastigroup CodeDeploy integration] Elastigroup sig-0000c004 is not integrated with CodeDeploy deployment group plan/case-4 (it has no CodeDeploy integration)",
         change: |s, _, _| s.group.codedeploy.clear(),
     },
     Case {
         what: "an integration naming another deployment group (F2)",
-        rule: "it names plan/elsewhere",
+        rule: "[F2 Elastigroup CodeDeploy integration] Elastigroup sig-0000c005 is not integrated with CodeDeploy deployment group plan/case-5 (it names plan/elsewhere)",
         change: |s, _, _| {
             s.group.codedeploy =
                 vec![DeploymentGroupRef { application: "plan".into(), deployment_group: "elsewhere".into() }];
