@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::time::MissedTickBehavior;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::health::{self, HealthFace};
 use super::sink::{EventSink, MAX_BATCH};
@@ -35,9 +35,9 @@ pub struct ServeOptions {
     /// Milliseconds between two ticks of the model (at least 1).
     pub tick_ms: u64,
     /// The port each instance answers health checks on, on its own private IP (`127.0.0.x`); `None`:
-    /// the main listener's port, so a request's health check is `http://{ip}:<that port>/health`. Give
-    /// one when the main listener is bound to a wildcard address (`0.0.0.0`), which takes the port on
-    /// every address.
+    /// the main listener's port, so a request's health check is `http://{ip}:<that port>/health`. When
+    /// the main listener is bound to a wildcard address (`0.0.0.0`, which takes its port on every
+    /// address), the instances answer health checks only on a port given here.
     pub health_port: Option<u16>,
 }
 
@@ -73,16 +73,22 @@ pub async fn serve(
     sink: Arc<dyn EventSink>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
     let health_port = match opts.health_port {
-        Some(port) => port,
-        None => listener.local_addr()?.port(),
+        Some(port) => Some(port),
+        // A wildcard listener holds its port on every address: the instances could not bind it.
+        None if addr.ip().is_unspecified() => {
+            info!(%addr, "the instances answer no health checks: the simulator listens on a wildcard address; give ServeOptions::health_port");
+            None
+        }
+        None => Some(addr.port()),
     };
     let (stop, stopped) = oneshot::channel();
     let (stop_health, health_stopped) = oneshot::channel();
     let period = Duration::from_millis(opts.tick_ms.max(1));
     let ticker = tokio::spawn(publish_events(cloud.clone(), sink, period, stopped));
-    let face = HealthFace::new(cloud.clone(), health_port);
-    let health = tokio::spawn(health::run(face, period, health_stopped));
+    let health =
+        health_port.map(|port| tokio::spawn(health::run(HealthFace::new(cloud.clone(), port), period, health_stopped)));
     let router = app(AppState::new(cloud, opts.expected_token));
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     // Either task may have ended already (a panic); then there is nobody to tell.
@@ -91,7 +97,9 @@ pub async fn serve(
     if let Err(e) = ticker.await {
         warn!(error = %e, "the simulator's event ticker ended abnormally");
     }
-    if let Err(e) = health.await {
+    if let Some(task) = health
+        && let Err(e) = task.await
+    {
         warn!(error = %e, "the simulator's health face ended abnormally");
     }
     served
