@@ -6,4 +6,5 @@
 mod aws;
 mod dst;
 mod embedded;
+mod readme;
 mod sweep;
