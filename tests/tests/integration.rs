@@ -8,4 +8,5 @@ mod dst;
 mod embedded;
 mod gates;
 mod operators;
+mod readme;
 mod sweep;
