@@ -7,4 +7,7 @@ mod aws;
 mod crash;
 mod dst;
 mod embedded;
+mod gates;
+mod operators;
+mod readme;
 mod sweep;
