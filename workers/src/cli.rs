@@ -44,8 +44,13 @@ pub enum Command {
         /// The request file; `-` reads standard input.
         file: PathBuf,
     },
-    /// Print the JSON Schema of the rollout request.
-    Schema,
+    /// Print the JSON Schema of the rollout request (or, with `--lifecycle-event`, of the events
+    /// greenfleet publishes).
+    Schema {
+        /// The schema of a lifecycle event's `detail` instead.
+        #[arg(long)]
+        lifecycle_event: bool,
+    },
     /// Create or repair, idempotently, the queues, table, bus and rules greenfleet needs, on whatever
     /// endpoint the AWS configuration points at (`AWS_ENDPOINT_URL` for LocalStack or moto).
     Infra {
@@ -267,8 +272,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { quiet } => demo_command(quiet).await,
         Command::Validate { file } => validate(&file),
-        Command::Schema => {
-            print!("{}", greenfleet_core::request::request_json_schema());
+        Command::Schema { lifecycle_event } => {
+            if lifecycle_event {
+                print!("{}", greenfleet_core::event::lifecycle_json_schema());
+            } else {
+                print!("{}", greenfleet_core::request::request_json_schema());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { rounds, transitions } => {
