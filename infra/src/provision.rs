@@ -26,117 +26,9 @@ use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
 use crate::aws::classify;
 
-/// The default prefix of every resource name.
-pub const DEFAULT_PREFIX: &str = "greenfleet";
-/// The detail-type of a rollout request published on greenfleet's bus.
-pub const ROLLOUT_REQUESTED: &str = "Rollout Requested";
-/// The detail-types of the CodeDeploy events greenfleet follows.
-pub const CODEDEPLOY_DETAIL_TYPES: [&str; 2] =
-    ["CodeDeploy Deployment State-change Notification", "CodeDeploy Instance State-change Notification"];
-
-/// Longest prefix: keeps `<prefix>-events-dlq` within SQS's 80 characters and rule names within 64.
-const MAX_PREFIX_LEN: usize = 40;
-
-/// greenfleet's three queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QueueKind {
-    /// Rollout requests, sent directly or routed from greenfleet's bus.
-    Intake,
-    /// Step and timer messages (delayed), internal to the saga.
-    Steps,
-    /// CodeDeploy state-change events routed from the default bus.
-    Events,
-}
-
-impl QueueKind {
-    /// Every queue, in provisioning order.
-    pub const ALL: [Self; 3] = [Self::Intake, Self::Steps, Self::Events];
-
-    /// The suffix in the queue's name.
-    #[must_use]
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::Intake => "intake",
-            Self::Steps => "steps",
-            Self::Events => "events",
-        }
-    }
-}
-
-/// Every resource name, derived from one prefix so that several installations (or tests) can share
-/// an account without clashing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Names {
-    prefix: String,
-}
-
-impl Default for Names {
-    fn default() -> Self {
-        Self { prefix: DEFAULT_PREFIX.to_owned() }
-    }
-}
-
-impl Names {
-    /// Names under `prefix`: 3–40 letters, digits, `-` or `_`, starting with a letter or digit.
-    pub fn new(prefix: &str) -> Result<Self, ProvisionError> {
-        let invalid = |reason: String| ProvisionError::InvalidPrefix { prefix: prefix.to_owned(), reason };
-        if prefix.len() < 3 || prefix.len() > MAX_PREFIX_LEN {
-            return Err(invalid(format!("it must be 3 to {MAX_PREFIX_LEN} characters long")));
-        }
-        if let Some(c) = prefix.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))) {
-            return Err(invalid(format!("`{c}` is not allowed; use letters, digits, `-` and `_`")));
-        }
-        if !prefix.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return Err(invalid("it must start with a letter or a digit".into()));
-        }
-        if prefix == "default" {
-            return Err(invalid("`default` is the name of EventBridge's default bus; choose another".into()));
-        }
-        Ok(Self { prefix: prefix.to_owned() })
-    }
-
-    /// The prefix.
-    #[must_use]
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// A queue's name, e.g. `greenfleet-steps`.
-    #[must_use]
-    pub fn queue(&self, kind: QueueKind) -> String {
-        format!("{}-{}", self.prefix, kind.suffix())
-    }
-
-    /// A queue's dead-letter queue, e.g. `greenfleet-steps-dlq`.
-    #[must_use]
-    pub fn dlq(&self, kind: QueueKind) -> String {
-        format!("{}-{}-dlq", self.prefix, kind.suffix())
-    }
-
-    /// The DynamoDB table.
-    #[must_use]
-    pub fn table(&self) -> String {
-        self.prefix.clone()
-    }
-
-    /// greenfleet's EventBridge bus.
-    #[must_use]
-    pub fn bus(&self) -> String {
-        self.prefix.clone()
-    }
-
-    /// The rule on the default bus that sends CodeDeploy events to the events queue.
-    #[must_use]
-    pub fn codedeploy_rule(&self) -> String {
-        format!("{}-codedeploy", self.prefix)
-    }
-
-    /// The rule on greenfleet's bus that sends rollout requests to the intake queue.
-    #[must_use]
-    pub fn requests_rule(&self) -> String {
-        format!("{}-requests", self.prefix)
-    }
-}
+pub use greenfleet_core::layout::{
+    CODEDEPLOY_DETAIL_TYPES, DEFAULT_PREFIX, InvalidPrefix, Names, QueueKind, ROLLOUT_REQUESTED,
+};
 
 /// Settings of `infra up` beyond the names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,13 +106,8 @@ impl Provisioned {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProvisionError {
     /// The prefix cannot name AWS resources.
-    #[error("invalid resource prefix `{prefix}`: {reason}")]
-    InvalidPrefix {
-        /// The prefix given.
-        prefix: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidPrefix(#[from] InvalidPrefix),
     /// The options are out of range.
     #[error("invalid provisioning option: {0}")]
     InvalidOption(String),
@@ -396,27 +283,6 @@ pub async fn infra_down(cfg: &SdkConfig, names: &Names) -> Result<(), ProvisionE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_derive_from_the_prefix() {
-        let n = Names::default();
-        assert_eq!(n.queue(QueueKind::Intake), "greenfleet-intake");
-        assert_eq!(n.dlq(QueueKind::Events), "greenfleet-events-dlq");
-        assert_eq!(n.table(), "greenfleet");
-        assert_eq!(n.bus(), "greenfleet");
-        assert_eq!(n.codedeploy_rule(), "greenfleet-codedeploy");
-        assert_eq!(n.requests_rule(), "greenfleet-requests");
-    }
-
-    #[test]
-    fn bad_prefixes_are_refused_with_the_rule() {
-        for (p, why) in [("ab", "3 to 40"), ("a.b.c", "`.`"), ("-abc", "start with"), ("default", "default bus")] {
-            let e = Names::new(p).expect_err("should be refused").to_string();
-            assert!(e.contains(why), "{p}: {e}");
-        }
-        assert!(Names::new(&"x".repeat(41)).is_err());
-        assert!(Names::new("gf_test-1").is_ok());
-    }
 
     #[test]
     fn options_are_checked() {

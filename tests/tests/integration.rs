@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod aws;
+mod client;
 mod dst;
 mod embedded;
 mod sweep;

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use greenfleet_core::ids::RolloutId;
 use greenfleet_core::message::{StepBody, StepMessage};
 use greenfleet_core::ports::{Clock as _, MessageQueue as _, SagaStore as _};
@@ -60,7 +60,8 @@ pub async fn infra_down(args: &AwsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `greenfleet submit`: validates locally first, so a bad request is refused before it is sent.
+/// `greenfleet submit`: validates locally first, so a bad request is refused before it is sent;
+/// publishes through the same client other services use (`greenfleet-client`).
 pub async fn submit(args: &AwsArgs, body: &[u8], via_bus: bool) -> anyhow::Result<ExitCode> {
     let request = match greenfleet_core::request::parse_request(body) {
         Ok(r) => r,
@@ -69,14 +70,10 @@ pub async fn submit(args: &AwsArgs, body: &[u8], via_bus: bool) -> anyhow::Resul
             return Ok(ExitCode::from(2));
         }
     };
-    let c = connect(args).await?;
-    let json = serde_json::to_string(&greenfleet_core::request::RolloutRequestDoc::from(&request))?;
-    if via_bus {
-        c.bus().publish_request(&json).await.context("publishing on greenfleet's bus")?;
-    } else {
-        c.queue(&c.located.intake_url).send(&json, 0).await.context("sending to the intake queue")?;
-    }
-    println!("submitted rollout {}; follow it with `greenfleet status {}`", request.rollout_id(), request.rollout_id());
+    let sdk = greenfleet_infra::aws::load_sdk_config().await;
+    let client = greenfleet_client::Client::new(&sdk, &args.prefix)?;
+    let id = if via_bus { client.publish_via_bus(&request).await? } else { client.publish(&request).await? };
+    println!("submitted rollout {id}; follow it with `greenfleet status {id}`");
     Ok(ExitCode::SUCCESS)
 }
 
