@@ -8,3 +8,4 @@ mod client;
 mod dst;
 mod embedded;
 mod sweep;
+mod triggers;

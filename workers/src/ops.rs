@@ -38,6 +38,7 @@ pub async fn infra_up(args: &AwsArgs, opts: ProvisionOptions, output: Output) ->
             "intakeQueue": p.intake.url, "stepsQueue": p.steps.url, "eventsQueue": p.events.url,
             "table": p.table, "bus": p.bus_name,
             "codedeployRule": p.codedeploy_rule_arn, "requestsRule": p.requests_rule_arn,
+            "triggerRules": p.trigger_rule_arns.iter().map(|(n, a)| serde_json::json!({"trigger": n, "rule": a})).collect::<Vec<_>>(),
         }))?;
     } else {
         println!("greenfleet infrastructure `{}` is in place:", names.prefix());
@@ -47,6 +48,9 @@ pub async fn infra_up(args: &AwsArgs, opts: ProvisionOptions, output: Output) ->
         println!("  table  {}\n  bus    {}", p.table, p.bus_name);
         println!("  rule   {} (CodeDeploy events → events queue)", p.codedeploy_rule_arn);
         println!("  rule   {} (Rollout Requested → intake queue)", p.requests_rule_arn);
+        for (name, arn) in &p.trigger_rule_arns {
+            println!("  rule   {arn} (trigger `{name}` → intake queue)");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
