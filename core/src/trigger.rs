@@ -60,13 +60,25 @@ pub enum Take {
 }
 
 /// A template value: a constant string, or taken from the event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Field {
     /// Taken from the event.
     From(FromEvent),
     /// Always this.
     Const(String),
+}
+
+impl<'de> Deserialize<'de> for Field {
+    /// By hand rather than `untagged`, so a typo (`{"form": …}`) is named instead of "no variant matched".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Self::Const(s)),
+            v @ Value::Object(_) => serde_json::from_value(v).map(Self::From).map_err(D::Error::custom),
+            other => Err(D::Error::custom(format!("expected a string or {{\"from\": \"detail.…\"}}, found `{other}`"))),
+        }
+    }
 }
 
 /// The revision a trigger deploys, filled from the event.

@@ -122,6 +122,12 @@ fn bad_configurations_are_refused_naming_every_problem() {
     assert!(e.contains("operator `numeric` is not supported"), "{e}");
     let e = Triggers::parse(b"{\"trigger\": []}").expect_err("refused").to_string();
     assert!(e.contains("unknown field `trigger`"), "{e}");
+    let typo = EXAMPLE.replace("{\"from\": \"detail.object.etag\"}", "{\"form\": \"detail.object.etag\"}");
+    let e = Triggers::parse(typo.as_bytes()).expect_err("refused").to_string();
+    assert!(e.contains("unknown field `form`, expected `from` or `take`"), "{e}");
+    let number = EXAMPLE.replace("{\"from\": \"detail.object.etag\"}", "7");
+    let e = Triggers::parse(number.as_bytes()).expect_err("refused").to_string();
+    assert!(e.contains("expected a string or {\"from\": \"detail.…\"}, found `7`"), "{e}");
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! Event-triggered rollouts end to end on the emulator, with two workers started with
 //! `examples/triggers.json` (its application renamed into the environment): an S3 `Object Created`
 //! event for a new bundle, put on the default bus, starts and completes a rollout of that revision;
-//! an event outside the pattern starts nothing; the same event delivered again starts nothing new.
+//! an event outside the pattern starts nothing; the same event delivered again starts nothing new; a
+//! matching event the template cannot be filled from is rejected naming the missing field.
 
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use greenfleet_core::ports::SagaStore as _;
 use greenfleet_core::trigger::request_id_for;
-use greenfleet_infra::provision::{self, ProvisionOptions, QueueKind};
+use greenfleet_infra::provision::QueueKind;
 use greenfleet_tests::env::{TestEnv, eventually_async, spawn_env_with_triggers};
 use serde_json::{Value, json};
 
@@ -23,10 +24,14 @@ fn trigger_file(prefix: &str) -> std::path::PathBuf {
     let rollout = &mut doc["triggers"][0]["rollout"];
     assert_eq!(rollout["application"], "shop", "the example deploys the demo's shop");
     rollout["application"] = json!(format!("{prefix}-shop"));
-    let path = greenfleet_tests::process::log_dir().join(format!("{prefix}-triggers.json"));
+    let path = trigger_path(prefix);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
     path
+}
+
+fn trigger_path(prefix: &str) -> std::path::PathBuf {
+    greenfleet_tests::process::log_dir().join(format!("{prefix}-triggers.json"))
 }
 
 /// The `detail` S3 puts in an `Object Created` event.
@@ -83,6 +88,7 @@ async fn an_s3_upload_under_the_prefix_rolls_out_that_bundle_once() {
     let env = spawn_env_with_triggers(trigger_file).await;
     let shop = env.scenario("shop");
     env.install(&shop);
+    let events = env.events_observer().await;
 
     // Outside the pattern: another prefix in the same bucket.
     let outside = put_object_created(&env, "releases", "search/6.1.zip").await;
@@ -127,7 +133,21 @@ async fn an_s3_upload_under_the_prefix_rolls_out_that_bundle_once() {
     let active = env.store.list_active().await.unwrap();
     assert_eq!(recent.len() + active.len(), 1, "one rollout in all: {recent:?} {active:?}");
 
-    // `infra up` without the trigger deletes its rule.
+    // A matching event the template cannot be filled from: `Rollout Rejected`, naming the field.
+    let mut no_etag = envelope("no-etag", "releases", "shop/6.2.zip");
+    no_etag["detail"]["object"].as_object_mut().unwrap().remove("etag");
+    env.submit_raw(&no_etag.to_string()).await;
+    let rejected = request_id_for(TRIGGER, "no-etag");
+    let e = events.wait_for("Rollout Rejected", SETTLE, |e| e.field("requestId") == rejected).await;
+    assert!(
+        e.field("reason")
+            .contains("`revision.s3.eTag` cannot be filled: the event has no text at `detail.object.etag`"),
+        "{}",
+        e.detail
+    );
+    assert!(env.saga(&rejected).await.is_none());
+
+    // The command line: `infra up --triggers` reports the rule; without the trigger, it deletes it.
     let rules = || async {
         let out = aws_sdk_eventbridge::Client::new(&env.sdk)
             .list_rules()
@@ -137,9 +157,14 @@ async fn an_s3_upload_under_the_prefix_rolls_out_that_bundle_once() {
             .unwrap();
         out.rules().iter().filter_map(|r| r.name()).map(str::to_owned).collect::<Vec<_>>()
     };
+    let file = trigger_path(&env.prefix).display().to_string();
+    let (code, out, err) = env.cli(&["infra", "up", "--triggers", &file, "--output", "json"], "").await;
+    assert_eq!(code, Some(0), "{err}");
+    let out: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["triggerRules"][0]["trigger"], TRIGGER, "{out}");
     assert_eq!(rules().await, [env.names.trigger_rule(TRIGGER)]);
-    let opts = ProvisionOptions { table_wait: SETTLE, ..ProvisionOptions::default() };
-    provision::infra_up(&env.sdk, &env.names, &opts).await.unwrap();
+    let (code, _, err) = env.cli(&["infra", "up"], "").await;
+    assert_eq!(code, Some(0), "{err}");
     assert!(rules().await.is_empty(), "{:?}", rules().await);
 
     env.shutdown().await;
