@@ -11,6 +11,9 @@
 //! Indexes (see [`crate::provision`]): `by-deployment` (pk `deploymentId`, keys only) answers
 //! `find_by_deployment`; `by-status` (pk `status`, sk `updatedAt`, projecting `summary`) answers
 //! `list_active` and `list_recent`. Nothing here scans the table.
+//!
+//! The key and attribute names are defined once, in `greenfleet_core::layout::table`, which the
+//! publisher client (`greenfleet-client`) reads too.
 
 mod leases;
 
