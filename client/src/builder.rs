@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn a_complete_request_builds_like_the_readme_example() {
         let built = good().build().expect("valid");
-        let example = greenfleet_core::request::parse_request(include_bytes!("../../examples/rollout-request.json"))
+        let example = greenfleet_core::request::parse_request(include_bytes!("../../examples/request.json"))
             .expect("the README example is valid");
         assert_eq!(built, example);
     }

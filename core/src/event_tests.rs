@@ -9,7 +9,7 @@ use crate::request::parse_request;
 use crate::saga::{Outcome, Phase};
 
 const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/lifecycle-event.v1.json");
-const EXAMPLE_REQUEST: &str = include_str!("../../examples/rollout-request.json");
+const EXAMPLE_REQUEST: &str = include_str!("../../examples/request.json");
 const EXAMPLE_EVENT: &str = include_str!("../../examples/lifecycle-event.json");
 const ACCEPTED_AT: Timestamp = Timestamp(1_764_151_200_000);
 const AT: Timestamp = Timestamp(1_764_151_413_000);
