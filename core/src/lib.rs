@@ -1,7 +1,7 @@
 //! greenfleet's core: the Blue/Green rollout saga as a pure state machine, with no IO.
 //!
 //! * [`request`] — the rollout request (schemaVersion 1), its validation and JSON Schema.
-//! * [`preflight`] — the field facts F1–F4 as named rules.
+//! * [`preflight`] — the field facts F1–F4 as named rules; [`plan`] — what a rollout would do (`greenfleet plan`).
 //! * [`saga`] — the saga's state, steps, compensations and outcomes.
 //! * [`machine`] — `handle(&Saga, Input, now) -> Transition`: decide, never do.
 //! * [`effect`] — effects (calls, wake-ups, events) and inputs, as plain data.
@@ -22,6 +22,7 @@ pub mod layout;
 pub mod machine;
 pub mod memory;
 pub mod message;
+pub mod plan;
 pub mod ports;
 pub mod preflight;
 pub mod request;

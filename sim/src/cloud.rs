@@ -33,6 +33,15 @@ impl Cloud {
         self.lock().api_calls.clone()
     }
 
+    /// Port calls made so far that change something ([`crate::WRITE_OPS`]), per operation; empty when
+    /// only reads were made (what `greenfleet plan` promises).
+    #[must_use]
+    pub fn api_writes(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut calls = self.api_calls();
+        calls.retain(|op, _| crate::faults::WRITE_OPS.contains(&op.as_str()));
+        calls
+    }
+
     /// An empty cloud whose time is `clock`.
     #[must_use]
     pub fn new(clock: Arc<dyn Clock>) -> Self {
@@ -142,5 +151,11 @@ impl Cloud {
                 && !model.faults.unhealthy.contains(&i.id)
                 && !(model.faults.all_green_unhealthy && i.green_of.is_some())
         })
+    }
+
+    /// The private IPs of every instance the model lists (any state), for the health face: each
+    /// answers health checks on its own loopback address.
+    pub(crate) fn instance_ips(&self) -> std::collections::BTreeSet<String> {
+        self.lock().all_instances().map(|i| i.ip.clone()).collect()
     }
 }

@@ -25,6 +25,10 @@ pub const OPS: &[&str] = &[
     "stop",
 ];
 
+/// The operations of [`OPS`] that change something in Spot or CodeDeploy; the rest only read.
+pub const WRITE_OPS: &[&str] =
+    &["set_capacity", "detach", "start_green", "stop_green", "create", "continue_deployment", "stop"];
+
 /// How a deployment fails when a failure fault is set for its deployment group.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentFault {

@@ -264,6 +264,28 @@ impl TestEnv {
         (out.status.code(), text(&out.stdout), text(&out.stderr))
     }
 
+    /// [`Self::cli`] with the settings that point a command at this environment's simulator as Spot and
+    /// CodeDeploy (`GREENFLEET_SPOT_URL`, `SPOTINST_TOKEN`, `AWS_ENDPOINT_URL_CODEDEPLOY`), plus `vars`
+    /// (which win), for commands that call them themselves (`plan`); returns exit code, stdout, stderr.
+    ///
+    /// # Panics
+    /// When the process cannot be run.
+    pub async fn cli_on_sim(&self, args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String, String) {
+        let mut cmd = std::process::Command::new(process::greenfleet_binary());
+        cmd.args(args)
+            .env("GREENFLEET_PREFIX", &self.prefix)
+            .env("GREENFLEET_SPOT_URL", &self.sim_url)
+            .env("AWS_ENDPOINT_URL_CODEDEPLOY", &self.sim_url)
+            .env("SPOTINST_TOKEN", &self.spot_token)
+            .envs(vars.iter().copied())
+            .stdin(std::process::Stdio::null());
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("running the greenfleet command line"))
+            .await
+            .expect("the command line's thread");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    }
+
     /// Worker process `i`.
     pub fn worker(&mut self, i: usize) -> &mut WorkerProcess {
         &mut self.workers[i]

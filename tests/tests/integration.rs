@@ -7,5 +7,8 @@ mod aws;
 mod client;
 mod dst;
 mod embedded;
+mod gates;
+mod operators;
+mod readme;
 mod sweep;
 mod triggers;

@@ -102,6 +102,24 @@ pub enum Command {
         #[arg(long)]
         via_bus: bool,
     },
+    /// Show what a rollout request would do, changing nothing: reads the live Elastigroup and deployment
+    /// group through the calls preflight makes, runs preflight, and prints capacity before / during /
+    /// after, the green instances to launch and the blue to remove, the green tags, the CodeDeploy
+    /// deployment it would create and the gates — or every rule the setup breaks, with what to change.
+    /// Needs `SPOTINST_TOKEN` and AWS credentials for CodeDeploy; not the queues or the table.
+    ///
+    /// Exit status: 0 the rollout would be accepted; 2 it would be rejected (invalid request, a preflight
+    /// rule, a Blue/Green already running); 1 Spot or CodeDeploy could not be read.
+    Plan {
+        /// The request file (JSON, schemaVersion 1); `-` reads standard input.
+        file: PathBuf,
+        /// Spot API settings.
+        #[command(flatten)]
+        spot: SpotArgs,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// Where a rollout is and what it waits for.
     Status {
         /// Rollout id (its request id).
@@ -112,6 +130,23 @@ pub enum Command {
     },
     /// Active rollouts and the 20 most recently finished.
     List {
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Follow a rollout live until it ends: the current step, what it waits for and since when, green
+    /// instances ready / expected, CodeDeploy's instance progress; then its timeline. On a terminal one
+    /// status line is redrawn; otherwise a plain line is printed when something changes (`--output
+    /// json`: one JSON object per change, then one with the outcome and history).
+    ///
+    /// Exit status: 0 the rollout succeeded; 3 it ended Rejected, RolledBack or NeedsAttention; 1 it
+    /// could not be followed.
+    Watch {
+        /// Rollout id (its request id).
+        id: String,
+        /// Milliseconds between two looks at the table.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..))]
+        interval_ms: u64,
         /// `text` or `json`.
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
@@ -131,6 +166,9 @@ pub enum Command {
         /// Who approves (recorded in the history).
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
     },
     /// Cancel a rollout: compensation stops the deployment, removes green and restores capacity.
     Cancel {
@@ -142,6 +180,9 @@ pub enum Command {
         /// Who cancels.
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
     },
     /// Serve the simulated Spot API and CodeDeploy over HTTP (for trials and tests without Spot or
     /// AWS CodeDeploy); CodeDeploy events go to EventBridge with PutEvents. Point the worker at it with
@@ -269,14 +310,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Submit { file, via_bus } => ops::submit(&aws, &read_input(&file)?, via_bus).await,
+        Command::Plan { file, spot, output } => crate::plan::run(&read_input(&file)?, &spot, output).await,
         Command::Status { id, output } => ops::status(&aws, &id, output).await,
         Command::List { output } => ops::list(&aws, output).await,
         Command::History { id, output } => ops::history(&aws, &id, output).await,
-        Command::Approve { id, by } => {
-            ops::command(&aws, &id, greenfleet_core::message::StepBody::Approve { by }).await
+        Command::Watch { id, interval_ms, output } => {
+            crate::watch::run(&aws, &id, std::time::Duration::from_millis(interval_ms), output).await
         }
-        Command::Cancel { id, reason, by } => {
-            ops::command(&aws, &id, greenfleet_core::message::StepBody::Cancel { by, reason }).await
+        Command::Approve { id, by, output } => {
+            ops::command(&aws, &id, greenfleet_core::message::StepBody::Approve { by }, output).await
+        }
+        Command::Cancel { id, reason, by, output } => {
+            ops::command(&aws, &id, greenfleet_core::message::StepBody::Cancel { by, reason }, output).await
         }
         Command::Demo { quiet } => demo_command(quiet).await,
         Command::Validate { file } => validate(&file),

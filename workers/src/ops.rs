@@ -152,11 +152,19 @@ pub async fn list(args: &AwsArgs, output: Output) -> anyhow::Result<ExitCode> {
 }
 
 /// `greenfleet approve` / `greenfleet cancel`: a message on the step queue, handled by a worker.
-pub async fn command(args: &AwsArgs, id: &str, body: StepBody) -> anyhow::Result<ExitCode> {
+pub async fn command(args: &AwsArgs, id: &str, body: StepBody, output: Output) -> anyhow::Result<ExitCode> {
     let c = connect(args).await?;
     let saga = load(&c, id).await?;
     if let Some(o) = saga.outcome() {
-        bail!("rollout {} already ended: {}", saga.id, o.kind());
+        bail!(
+            "rollout {} already ended: {}; nothing to {}",
+            saga.id,
+            o.kind(),
+            match &body {
+                StepBody::Approve { .. } => "approve",
+                _ => "cancel",
+            }
+        );
     }
     let now = SystemClock.now();
     let what = match &body {
@@ -165,12 +173,16 @@ pub async fn command(args: &AwsArgs, id: &str, body: StepBody) -> anyhow::Result
         StepBody::Wake { .. } => "wake-up",
     };
     let msg = StepMessage { rollout_id: saga.id.clone(), id: format!("op:{what}:{}", now.0), due: now, body };
-    c.queue(&c.located.steps_url).send(&msg.encode(), 0).await?;
-    println!(
-        "{what} sent to rollout {} (now {}); `greenfleet status {}` shows when it is handled",
-        saga.id,
-        saga.phase.name(),
-        saga.id
-    );
+    c.queue(&c.located.steps_url).send(&msg.encode(), 0).await.context("sending to the steps queue")?;
+    if output == Output::Json {
+        print_json(&serde_json::json!({ "rolloutId": saga.id, "sent": what, "phase": saga.phase.name() }))?;
+    } else {
+        println!(
+            "{what} sent to rollout {} (now {}); `greenfleet watch {}` follows it",
+            saga.id,
+            saga.phase.name(),
+            saga.id
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

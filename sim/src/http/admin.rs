@@ -16,7 +16,8 @@
 //!   `failNext{op,error,times?}` (`error` is core's `RemoteError` JSON, e.g. `{"Throttled":{"message":"slow
 //!   down","retry_after_ms":2000}}` or `{"Unavailable":"…"}`), `loseResponse{op,times?}`,
 //!   `delays{greenLaunchMs?,launchMs?,tagMs?,terminateMs?,deploymentStepMs?}`,
-//!   `unhealthy{instances?,allGreen?}`, `greenNeverReady: bool`, `reset: true` (all knobs back to default).
+//!   `unhealthy{instances?,allGreen?}` (what the instances' health face answers: 503), `greenNeverReady: bool`,
+//!   `reset: true` (all knobs back to default).
 //!   `op` is one of [`crate::OPS`].
 
 use axum::Router;

@@ -9,11 +9,13 @@
 //! * `spot` — Spot's envelopes, Bearer auth, `RemoteError` → 400 / 404 / 429 / 503.
 //! * `codedeploy` — `CodeDeploy_20141006.*` operations and their `__type` errors.
 //! * `admin` — setup, counters, fault commands.
+//! * `health` — each instance answers health checks on its own loopback IP (200 healthy, 503 not).
 //! * `serve` — [`serve()`] with [`ServeOptions`]: the listener plus the ticker that publishes events.
 //! * `sink` — [`EventSink`], where the ticker sends CodeDeploy events, and [`MemorySink`].
 
 mod admin;
 mod codedeploy;
+mod health;
 mod serve;
 mod sink;
 mod spot;

@@ -1,6 +1,7 @@
 //! [`serve`]: the HTTP faces on a listener the caller binds (port 0 in tests, mini-redis style), plus a
 //! ticker that moves the model along with its clock and hands the CodeDeploy events it publishes to
-//! an [`EventSink`]. Both stop when the shutdown future completes.
+//! an [`EventSink`], and the instances' health face (each instance answers on its own loopback IP).
+//! All stop when the shutdown future completes.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -11,8 +12,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::time::MissedTickBehavior;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
+use super::health::{self, HealthFace};
 use super::sink::{EventSink, MAX_BATCH};
 use super::{AppState, app};
 use crate::cloud::Cloud;
@@ -32,11 +34,16 @@ pub struct ServeOptions {
     pub expected_token: Option<String>,
     /// Milliseconds between two ticks of the model (at least 1).
     pub tick_ms: u64,
+    /// The port each instance answers health checks on, on its own private IP (`127.0.0.x`); `None`:
+    /// the main listener's port, so a request's health check is `http://{ip}:<that port>/health`. When
+    /// the main listener is bound to a wildcard address (`0.0.0.0`, which takes its port on every
+    /// address), the instances answer health checks only on a port given here.
+    pub health_port: Option<u16>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { expected_token: None, tick_ms: DEFAULT_TICK_MS }
+        Self { expected_token: None, tick_ms: DEFAULT_TICK_MS, health_port: None }
     }
 }
 
@@ -46,17 +53,19 @@ impl fmt::Debug for ServeOptions {
         f.debug_struct("ServeOptions")
             .field("expected_token", &self.expected_token.as_ref().map(|_| "<redacted>"))
             .field("tick_ms", &self.tick_ms)
+            .field("health_port", &self.health_port)
             .finish()
     }
 }
 
 /// Serves the Spot, CodeDeploy and admin faces of `cloud` on `listener` until `shutdown` completes,
-/// ticking the model every `opts.tick_ms` and sending its CodeDeploy events to `sink`. The cloud keeps
-/// the clock it was built with (a host gives it the system clock). At shutdown, in-flight requests
-/// finish and pending events get one last delivery attempt.
+/// ticking the model every `opts.tick_ms` and sending its CodeDeploy events to `sink`; each instance
+/// answers health checks on its private IP and `opts.health_port` (see [`ServeOptions::health_port`]).
+/// The cloud keeps the clock it was built with (a host gives it the system clock). At shutdown,
+/// in-flight requests finish, the health listeners close and pending events get one last delivery attempt.
 ///
 /// # Errors
-/// When accepting connections fails.
+/// When the listener's address cannot be read or accepting connections fails.
 pub async fn serve(
     listener: TcpListener,
     cloud: Cloud,
@@ -64,15 +73,34 @@ pub async fn serve(
     sink: Arc<dyn EventSink>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    let health_port = match opts.health_port {
+        Some(port) => Some(port),
+        // A wildcard listener holds its port on every address: the instances could not bind it.
+        None if addr.ip().is_unspecified() => {
+            info!(%addr, "the instances answer no health checks: the simulator listens on a wildcard address; give ServeOptions::health_port");
+            None
+        }
+        None => Some(addr.port()),
+    };
     let (stop, stopped) = oneshot::channel();
+    let (stop_health, health_stopped) = oneshot::channel();
     let period = Duration::from_millis(opts.tick_ms.max(1));
     let ticker = tokio::spawn(publish_events(cloud.clone(), sink, period, stopped));
+    let health =
+        health_port.map(|port| tokio::spawn(health::run(HealthFace::new(cloud.clone(), port), period, health_stopped)));
     let router = app(AppState::new(cloud, opts.expected_token));
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
-    // The ticker may have ended already (a panicking sink); then there is nobody to tell.
+    // Either task may have ended already (a panic); then there is nobody to tell.
     let _ = stop.send(());
+    let _ = stop_health.send(());
     if let Err(e) = ticker.await {
         warn!(error = %e, "the simulator's event ticker ended abnormally");
+    }
+    if let Some(task) = health
+        && let Err(e) = task.await
+    {
+        warn!(error = %e, "the simulator's health face ended abnormally");
     }
     served
 }

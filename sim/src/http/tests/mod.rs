@@ -5,6 +5,7 @@
 
 mod admin;
 mod codedeploy;
+mod health;
 mod spot;
 
 use std::sync::Arc;
@@ -57,7 +58,7 @@ impl Sim {
         });
         let sink = Arc::new(MemorySink::new());
         let (stop, stopped) = oneshot::channel::<()>();
-        let opts = ServeOptions { expected_token: expected_token.map(str::to_owned), tick_ms: 10 };
+        let opts = ServeOptions { expected_token: expected_token.map(str::to_owned), tick_ms: 10, health_port: None };
         let shutdown = async {
             let _ = stopped.await;
         };

@@ -221,3 +221,19 @@ async fn errors_and_scripted_faults_over_http() {
     assert_eq!(items(&v)[0]["capacity"]["target"], 1);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn reads_are_counted_apart_from_writes() {
+    let sim = Sim::world("ContinueDeployment").await;
+    for path in [format!("/aws/ec2/group/{GROUP}"), format!("/aws/ec2/group/{GROUP}/status")] {
+        assert_eq!(sim.spot_get(&path).await.0, StatusCode::OK);
+    }
+    assert!(sim.cloud.api_writes().is_empty(), "{:?}", sim.cloud.api_writes());
+    assert_eq!(sim.cloud.api_calls().values().sum::<u64>(), 2);
+
+    let capacity = json!({ "capacity": { "target": 3 } });
+    let (status, _) = sim.spot(Method::PUT, &format!("/aws/ec2/group/{GROUP}/capacity"), Some(&capacity)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sim.cloud.api_writes(), [("set_capacity".to_owned(), 1)].into());
+    sim.shutdown().await;
+}
