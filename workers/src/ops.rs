@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use greenfleet_core::ids::RolloutId;
 use greenfleet_core::message::{StepBody, StepMessage};
 use greenfleet_core::ports::{Clock as _, MessageQueue as _, SagaStore as _};
