@@ -1,5 +1,6 @@
 //! Lifecycle events greenfleet publishes on its bus, so other services can react to rollouts.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DeploymentId, ElastigroupId, RolloutId, Timestamp};
@@ -9,7 +10,7 @@ use crate::saga::Saga;
 pub const EVENT_SOURCE: &str = "greenfleet";
 
 /// Which lifecycle event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum LifecycleKind {
     /// Request accepted, saga stored.
     Accepted,
@@ -26,6 +27,10 @@ pub enum LifecycleKind {
 }
 
 impl LifecycleKind {
+    /// Every kind, in the order a rollout can meet them.
+    pub const ALL: [Self; 6] =
+        [Self::Accepted, Self::Rejected, Self::Started, Self::Succeeded, Self::RolledBack, Self::NeedsAttention];
+
     /// The EventBridge detail-type, e.g. `Rollout Succeeded`.
     #[must_use]
     pub fn detail_type(self) -> &'static str {
@@ -40,9 +45,14 @@ impl LifecycleKind {
     }
 }
 
-/// The `detail` of a lifecycle event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The `detail` of a lifecycle event. Its JSON Schema is committed as `schema/lifecycle-event.v1.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(
+    title = "greenfleet lifecycle event",
+    description = "The `detail` of an event greenfleet publishes on its bus (source `greenfleet`, detail-type `Rollout <kind>`).",
+    extend("$id" = "https://greenfleet.dev/schema/lifecycle-event.v1.json")
+)]
 pub struct LifecycleEvent {
     /// Which event.
     pub kind: LifecycleKind,
@@ -132,3 +142,16 @@ impl LifecycleEvent {
         }
     }
 }
+
+/// The committed JSON Schema of [`LifecycleEvent`], pretty-printed with a trailing newline.
+#[must_use]
+pub fn lifecycle_json_schema() -> String {
+    let schema = schemars::schema_for!(LifecycleEvent);
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+#[path = "event_tests.rs"]
+mod tests;

@@ -25,7 +25,7 @@ fn check_chars(what: &str, s: &str, max: usize, allowed: impl Fn(char) -> bool) 
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -169,8 +169,11 @@ impl fmt::Display for Tag {
 }
 
 /// Milliseconds since the Unix epoch. core never reads a clock: time is always an argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
+#[schemars(description = "Milliseconds since the Unix epoch.")]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {

@@ -8,6 +8,8 @@
 //! * [`cloud`] — what greenfleet knows of Spot and CodeDeploy; [`codedeploy_event`] decodes their events.
 //! * [`ports`] — the capabilities the shell needs; [`memory`] — in-process adapters and a manual clock.
 //! * [`event`] — the lifecycle events greenfleet publishes.
+//! * [`trigger`] — trigger rules: event patterns ([`trigger_pattern`]) that start rollouts.
+//! * [`layout`] — names of queues, table, bus and rules, and the table's layout (one definition).
 
 pub mod cloud;
 pub mod codedeploy_event;
@@ -16,6 +18,7 @@ pub mod effect;
 pub mod event;
 mod forward;
 pub mod ids;
+pub mod layout;
 pub mod machine;
 pub mod memory;
 pub mod message;
@@ -29,5 +32,7 @@ mod scenarios;
 mod signals;
 mod steps;
 pub mod sweep;
+pub mod trigger;
+pub mod trigger_pattern;
 
 pub use machine::{SagaError, Transition, accept, handle};

@@ -11,6 +11,9 @@
 //! Indexes (see [`crate::provision`]): `by-deployment` (pk `deploymentId`, keys only) answers
 //! `find_by_deployment`; `by-status` (pk `status`, sk `updatedAt`, projecting `summary`) answers
 //! `list_active` and `list_recent`. Nothing here scans the table.
+//!
+//! The key and attribute names are defined once, in `greenfleet_core::layout::table`, which the
+//! publisher client (`greenfleet-client`) reads too.
 
 mod leases;
 
@@ -28,27 +31,10 @@ use greenfleet_core::saga::{Saga, SagaSummary};
 
 use crate::aws::classify;
 
-/// The table's partition key.
-pub(crate) const PK: &str = "pk";
-/// The index from a CodeDeploy deployment id to its saga.
-pub(crate) const BY_DEPLOYMENT: &str = "by-deployment";
-/// The index of sagas by `status`, sorted by `updatedAt`.
-pub(crate) const BY_STATUS: &str = "by-status";
-/// Saga attribute: the CodeDeploy deployment id (key of [`BY_DEPLOYMENT`]).
-pub(crate) const DEPLOYMENT_ID: &str = "deploymentId";
-/// Saga attribute: `active` or `done` (key of [`BY_STATUS`]).
-pub(crate) const STATUS: &str = "status";
-/// Saga attribute: last change in ms (sort key of [`BY_STATUS`]).
-pub(crate) const UPDATED_AT: &str = "updatedAt";
-/// Saga attribute: the list view as JSON (projected into [`BY_STATUS`]).
-pub(crate) const SUMMARY: &str = "summary";
-
-const VERSION: &str = "version";
-const STATE: &str = "state";
-const PHASE: &str = "phase";
-const CREATED_AT: &str = "createdAt";
-const STATUS_ACTIVE: &str = "active";
-const STATUS_DONE: &str = "done";
+pub(crate) use greenfleet_core::layout::table::{
+    BY_DEPLOYMENT, BY_STATUS, CREATED_AT, DEPLOYMENT_ID, PHASE, PK, SAGA_KEY_PREFIX, STATE, STATUS, STATUS_ACTIVE,
+    STATUS_DONE, SUMMARY, UPDATED_AT, VERSION, saga_pk,
+};
 
 /// Sagas and leases in one DynamoDB table. Cheap to clone; clones share the SDK client.
 #[derive(Debug, Clone)]
@@ -140,10 +126,6 @@ impl DynamoStore {
         }
         Ok(items)
     }
-}
-
-fn saga_pk(id: &RolloutId) -> String {
-    format!("saga#{id}")
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -255,7 +237,9 @@ impl SagaStore for DynamoStore {
         let items = self.query(BY_DEPLOYMENT, DEPLOYMENT_ID, id.as_str(), false, Some(1)).await?;
         let Some(item) = items.first() else { return Ok(None) };
         let pk = string_attr(item, PK);
-        let raw = pk.and_then(|p| p.strip_prefix("saga#")).ok_or_else(|| corrupt(&self.table, pk, "not a saga key"))?;
+        let raw = pk
+            .and_then(|p| p.strip_prefix(SAGA_KEY_PREFIX))
+            .ok_or_else(|| corrupt(&self.table, pk, "not a saga key"))?;
         RolloutId::parse(raw).map(Some).map_err(|e| corrupt(&self.table, pk, &e.to_string()))
     }
 

@@ -51,19 +51,6 @@ impl EventBus for EventBridgeBus {
 }
 
 impl EventBridgeBus {
-    /// Publishes a rollout request on greenfleet's bus (detail-type `Rollout Requested`), where a rule
-    /// routes it to the intake queue.
-    pub async fn publish_request(&self, request_json: &str) -> Result<(), QueueError> {
-        self.put(
-            "greenfleet.publisher",
-            crate::provision::ROLLOUT_REQUESTED,
-            request_json.to_owned(),
-            Some(&self.bus_name),
-            Vec::new(),
-        )
-        .await
-    }
-
     /// Puts one event with any source on `bus` (`None`: the default bus). The simulator uses it to
     /// publish CodeDeploy state changes the way AWS does.
     pub async fn put(

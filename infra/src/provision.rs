@@ -10,6 +10,9 @@
 //! | EventBridge bus for lifecycle events and rollout requests | `greenfleet` |
 //! | rule on the **default** bus: CodeDeploy state changes → events queue | `greenfleet-codedeploy` |
 //! | rule on greenfleet's bus: `Rollout Requested` → intake queue | `greenfleet-requests` |
+//! | one rule per trigger (`--triggers`), on the default or greenfleet's bus → intake queue | `greenfleet-trigger-<name>` |
+//!
+//! The names themselves are defined once, in `greenfleet_core::layout` (re-exported here).
 //!
 //! Running `infra_up` again changes nothing that is already right and repairs what is not (queue
 //! attributes, rule patterns, targets, queue policies).
@@ -26,117 +29,13 @@ use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
 use crate::aws::classify;
 
-/// The default prefix of every resource name.
-pub const DEFAULT_PREFIX: &str = "greenfleet";
-/// The detail-type of a rollout request published on greenfleet's bus.
-pub const ROLLOUT_REQUESTED: &str = "Rollout Requested";
-/// The detail-types of the CodeDeploy events greenfleet follows.
-pub const CODEDEPLOY_DETAIL_TYPES: [&str; 2] =
-    ["CodeDeploy Deployment State-change Notification", "CodeDeploy Instance State-change Notification"];
+pub use greenfleet_core::layout::{
+    CODEDEPLOY_DETAIL_TYPES, DEFAULT_PREFIX, InvalidPrefix, Names, QueueKind, ROLLOUT_REQUESTED,
+};
+use greenfleet_core::trigger::{TriggerBus, Triggers};
 
-/// Longest prefix: keeps `<prefix>-events-dlq` within SQS's 80 characters and rule names within 64.
-const MAX_PREFIX_LEN: usize = 40;
-
-/// greenfleet's three queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QueueKind {
-    /// Rollout requests, sent directly or routed from greenfleet's bus.
-    Intake,
-    /// Step and timer messages (delayed), internal to the saga.
-    Steps,
-    /// CodeDeploy state-change events routed from the default bus.
-    Events,
-}
-
-impl QueueKind {
-    /// Every queue, in provisioning order.
-    pub const ALL: [Self; 3] = [Self::Intake, Self::Steps, Self::Events];
-
-    /// The suffix in the queue's name.
-    #[must_use]
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::Intake => "intake",
-            Self::Steps => "steps",
-            Self::Events => "events",
-        }
-    }
-}
-
-/// Every resource name, derived from one prefix so that several installations (or tests) can share
-/// an account without clashing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Names {
-    prefix: String,
-}
-
-impl Default for Names {
-    fn default() -> Self {
-        Self { prefix: DEFAULT_PREFIX.to_owned() }
-    }
-}
-
-impl Names {
-    /// Names under `prefix`: 3–40 letters, digits, `-` or `_`, starting with a letter or digit.
-    pub fn new(prefix: &str) -> Result<Self, ProvisionError> {
-        let invalid = |reason: String| ProvisionError::InvalidPrefix { prefix: prefix.to_owned(), reason };
-        if prefix.len() < 3 || prefix.len() > MAX_PREFIX_LEN {
-            return Err(invalid(format!("it must be 3 to {MAX_PREFIX_LEN} characters long")));
-        }
-        if let Some(c) = prefix.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))) {
-            return Err(invalid(format!("`{c}` is not allowed; use letters, digits, `-` and `_`")));
-        }
-        if !prefix.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return Err(invalid("it must start with a letter or a digit".into()));
-        }
-        if prefix == "default" {
-            return Err(invalid("`default` is the name of EventBridge's default bus; choose another".into()));
-        }
-        Ok(Self { prefix: prefix.to_owned() })
-    }
-
-    /// The prefix.
-    #[must_use]
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// A queue's name, e.g. `greenfleet-steps`.
-    #[must_use]
-    pub fn queue(&self, kind: QueueKind) -> String {
-        format!("{}-{}", self.prefix, kind.suffix())
-    }
-
-    /// A queue's dead-letter queue, e.g. `greenfleet-steps-dlq`.
-    #[must_use]
-    pub fn dlq(&self, kind: QueueKind) -> String {
-        format!("{}-{}-dlq", self.prefix, kind.suffix())
-    }
-
-    /// The DynamoDB table.
-    #[must_use]
-    pub fn table(&self) -> String {
-        self.prefix.clone()
-    }
-
-    /// greenfleet's EventBridge bus.
-    #[must_use]
-    pub fn bus(&self) -> String {
-        self.prefix.clone()
-    }
-
-    /// The rule on the default bus that sends CodeDeploy events to the events queue.
-    #[must_use]
-    pub fn codedeploy_rule(&self) -> String {
-        format!("{}-codedeploy", self.prefix)
-    }
-
-    /// The rule on greenfleet's bus that sends rollout requests to the intake queue.
-    #[must_use]
-    pub fn requests_rule(&self) -> String {
-        format!("{}-requests", self.prefix)
-    }
-}
+/// EventBridge's longest rule name.
+const MAX_RULE_NAME_LEN: usize = 64;
 
 /// Settings of `infra up` beyond the names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +48,9 @@ pub struct ProvisionOptions {
     pub codedeploy_applications: Vec<String>,
     /// How long to wait for a new table and its indexes to become ACTIVE.
     pub table_wait: Duration,
+    /// Trigger rules (`--triggers`): one EventBridge rule each, to the intake queue. Rules of
+    /// triggers no longer listed are deleted.
+    pub triggers: Triggers,
 }
 
 impl Default for ProvisionOptions {
@@ -158,6 +60,7 @@ impl Default for ProvisionOptions {
             visibility_timeout_secs: 60,
             codedeploy_applications: Vec::new(),
             table_wait: Duration::from_secs(300),
+            triggers: Triggers::default(),
         }
     }
 }
@@ -196,6 +99,8 @@ pub struct Provisioned {
     pub codedeploy_rule_arn: String,
     /// ARN of the rule for rollout requests on greenfleet's bus.
     pub requests_rule_arn: String,
+    /// ARNs of the trigger rules, by trigger name.
+    pub trigger_rule_arns: Vec<(String, String)>,
 }
 
 impl Provisioned {
@@ -214,13 +119,8 @@ impl Provisioned {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProvisionError {
     /// The prefix cannot name AWS resources.
-    #[error("invalid resource prefix `{prefix}`: {reason}")]
-    InvalidPrefix {
-        /// The prefix given.
-        prefix: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidPrefix(#[from] InvalidPrefix),
     /// The options are out of range.
     #[error("invalid provisioning option: {0}")]
     InvalidOption(String),
@@ -305,7 +205,17 @@ where
     ProvisionError::Aws { service, op, resource: resource.to_owned(), message: c.message, retryable: c.retryable }
 }
 
-fn check_options(opts: &ProvisionOptions) -> Result<(), ProvisionError> {
+fn check_options(names: &Names, opts: &ProvisionOptions) -> Result<(), ProvisionError> {
+    for t in opts.triggers.list() {
+        let rule = names.trigger_rule(t.name());
+        if rule.len() > MAX_RULE_NAME_LEN {
+            return Err(ProvisionError::InvalidOption(format!(
+                "trigger `{}` would need the rule name `{rule}`, {} characters; EventBridge allows {MAX_RULE_NAME_LEN}: shorten the trigger's name or the prefix",
+                t.name(),
+                rule.len()
+            )));
+        }
+    }
     if !(1..=1000).contains(&opts.max_receive_count) {
         return Err(ProvisionError::InvalidOption(format!(
             "max_receive_count is {}; SQS accepts 1 to 1000",
@@ -326,7 +236,7 @@ fn check_options(opts: &ProvisionOptions) -> Result<(), ProvisionError> {
 /// Idempotent: call it on every deploy. Order matters only for ARNs: queues first, then the table,
 /// the bus, the rules and their targets, and last the queue policies that name the rules.
 pub async fn infra_up(cfg: &SdkConfig, names: &Names, opts: &ProvisionOptions) -> Result<Provisioned, ProvisionError> {
-    check_options(opts)?;
+    check_options(names, opts)?;
     let sqs = aws_sdk_sqs::Client::new(cfg);
     let ddb = aws_sdk_dynamodb::Client::new(cfg);
     let eb = aws_sdk_eventbridge::Client::new(cfg);
@@ -356,7 +266,7 @@ pub async fn infra_up(cfg: &SdkConfig, names: &Names, opts: &ProvisionOptions) -
         &events.arn,
     )
     .await?;
-    queues::allow_rule(&sqs, &events, &codedeploy_rule_arn).await?;
+    queues::allow_rules(&sqs, &events, std::slice::from_ref(&codedeploy_rule_arn)).await?;
 
     let requests_rule_arn = rules::ensure_rule_to_queue(
         &eb,
@@ -367,10 +277,65 @@ pub async fn infra_up(cfg: &SdkConfig, names: &Names, opts: &ProvisionOptions) -
         &intake.arn,
     )
     .await?;
-    queues::allow_rule(&sqs, &intake, &requests_rule_arn).await?;
+    let trigger_rule_arns = ensure_triggers(&eb, names, &opts.triggers, &intake.arn).await?;
+    let mut intake_sources = vec![requests_rule_arn.clone()];
+    intake_sources.extend(trigger_rule_arns.iter().map(|(_, arn)| arn.clone()));
+    queues::allow_rules(&sqs, &intake, &intake_sources).await?;
 
-    tracing::info!(prefix = names.prefix(), "greenfleet infrastructure is in place");
-    Ok(Provisioned { intake, steps, events, table, bus_name, bus_arn, codedeploy_rule_arn, requests_rule_arn })
+    tracing::info!(
+        prefix = names.prefix(),
+        triggers = trigger_rule_arns.len(),
+        "greenfleet infrastructure is in place"
+    );
+    Ok(Provisioned {
+        intake,
+        steps,
+        events,
+        table,
+        bus_name,
+        bus_arn,
+        codedeploy_rule_arn,
+        requests_rule_arn,
+        trigger_rule_arns,
+    })
+}
+
+/// The bus a trigger's rule lives on (None: the default bus).
+fn trigger_bus(names: &Names, bus: TriggerBus) -> Option<String> {
+    match bus {
+        TriggerBus::Default => None,
+        TriggerBus::Greenfleet => Some(names.bus()),
+    }
+}
+
+/// Creates or updates one rule per trigger, to the intake queue, and deletes the rules of triggers
+/// no longer configured (on both buses). Returns (trigger name, rule ARN).
+async fn ensure_triggers(
+    eb: &aws_sdk_eventbridge::Client,
+    names: &Names,
+    triggers: &Triggers,
+    intake_arn: &str,
+) -> Result<Vec<(String, String)>, ProvisionError> {
+    let mut arns = Vec::new();
+    let mut wanted = Vec::new();
+    for t in triggers.list() {
+        let bus = trigger_bus(names, t.bus());
+        let rule = names.trigger_rule(t.name());
+        let description = format!("greenfleet trigger `{}`: matching events start a rollout", t.name());
+        let arn =
+            rules::ensure_rule_to_queue(eb, bus.as_deref(), &rule, &t.pattern_json(), &description, intake_arn).await?;
+        wanted.push((bus, rule));
+        arns.push((t.name().to_owned(), arn));
+    }
+    for bus in [None, Some(names.bus())] {
+        for rule in rules::list_rules(eb, bus.as_deref(), &names.trigger_rule("")).await? {
+            if !wanted.iter().any(|(b, r)| *b == bus && *r == rule) {
+                tracing::info!(rule, "deleting the rule of a trigger no longer configured");
+                rules::delete_rule(eb, bus.as_deref(), &rule).await?;
+            }
+        }
+    }
+    Ok(arns)
 }
 
 /// Deletes everything `infra_up` created under `names`; what is already gone is skipped.
@@ -383,6 +348,11 @@ pub async fn infra_down(cfg: &SdkConfig, names: &Names) -> Result<(), ProvisionE
 
     rules::delete_rule(&eb, None, &names.codedeploy_rule()).await?;
     rules::delete_rule(&eb, Some(&names.bus()), &names.requests_rule()).await?;
+    for bus in [None, Some(names.bus())] {
+        for rule in rules::list_rules(&eb, bus.as_deref(), &names.trigger_rule("")).await? {
+            rules::delete_rule(&eb, bus.as_deref(), &rule).await?;
+        }
+    }
     rules::delete_bus(&eb, &names.bus()).await?;
     table::delete(&ddb, &names.table()).await?;
     for kind in QueueKind::ALL {
@@ -398,31 +368,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_derive_from_the_prefix() {
-        let n = Names::default();
-        assert_eq!(n.queue(QueueKind::Intake), "greenfleet-intake");
-        assert_eq!(n.dlq(QueueKind::Events), "greenfleet-events-dlq");
-        assert_eq!(n.table(), "greenfleet");
-        assert_eq!(n.bus(), "greenfleet");
-        assert_eq!(n.codedeploy_rule(), "greenfleet-codedeploy");
-        assert_eq!(n.requests_rule(), "greenfleet-requests");
-    }
-
-    #[test]
-    fn bad_prefixes_are_refused_with_the_rule() {
-        for (p, why) in [("ab", "3 to 40"), ("a.b.c", "`.`"), ("-abc", "start with"), ("default", "default bus")] {
-            let e = Names::new(p).expect_err("should be refused").to_string();
-            assert!(e.contains(why), "{p}: {e}");
-        }
-        assert!(Names::new(&"x".repeat(41)).is_err());
-        assert!(Names::new("gf_test-1").is_ok());
-    }
-
-    #[test]
     fn options_are_checked() {
         let o = ProvisionOptions { max_receive_count: 0, ..ProvisionOptions::default() };
-        assert!(check_options(&o).expect_err("should be refused").to_string().contains("1 to 1000"));
-        assert!(check_options(&ProvisionOptions::default()).is_ok());
+        let n = Names::default();
+        assert!(check_options(&n, &o).expect_err("should be refused").to_string().contains("1 to 1000"));
+        assert!(check_options(&n, &ProvisionOptions::default()).is_ok());
+        let triggers = Triggers::parse(include_bytes!("../../examples/triggers.json")).expect("valid triggers");
+        let o = ProvisionOptions { triggers, ..ProvisionOptions::default() };
+        assert!(check_options(&n, &o).is_ok());
+        let long = Names::new(&"p".repeat(40)).expect("a valid prefix");
+        let renamed =
+            include_str!("../../examples/triggers.json").replace("\"shop-bundles\"", "\"shop-bundles-nightly-1\"");
+        let triggers = Triggers::parse(renamed.as_bytes()).expect("valid triggers");
+        let o = ProvisionOptions { triggers, ..ProvisionOptions::default() };
+        let e = check_options(&long, &o).expect_err("rule name too long").to_string();
+        assert!(e.contains("shorten the trigger's name or the prefix"), "{e}");
     }
 }
 

@@ -70,6 +70,8 @@ pub struct TestEnv {
     sim: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     observer: Mutex<Option<Arc<Observer>>>,
     shut_down: bool,
+    /// The trigger file the workers run with, if any.
+    triggers: Option<std::path::PathBuf>,
 }
 
 /// A resource prefix no other test, in this or another process, uses: `gf-e2e-<pid>-<n>-<ms>`.
@@ -99,6 +101,7 @@ impl Default for EnvOptions {
 /// # Panics
 /// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
 pub async fn spawn_env() -> TestEnv {
+<<<<<<< HEAD
     spawn_env_with(EnvOptions::default()).await
 }
 
@@ -107,6 +110,22 @@ pub async fn spawn_env() -> TestEnv {
 /// # Panics
 /// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
 pub async fn spawn_env_with(opts: EnvOptions) -> TestEnv {
+=======
+    spawn(None::<fn(&str) -> std::path::PathBuf>).await
+}
+
+/// [`spawn_env`] with trigger rules: `write_file` gets the environment's prefix (to name its
+/// applications, see [`TestEnv::app`]) and returns the path of the trigger file it wrote; `infra up`
+/// creates a rule per trigger and the workers run with `GREENFLEET_TRIGGERS=<file>`.
+///
+/// # Panics
+/// As [`spawn_env`], and when the trigger file is refused.
+pub async fn spawn_env_with_triggers(write_file: impl FnOnce(&str) -> std::path::PathBuf) -> TestEnv {
+    spawn(Some(write_file)).await
+}
+
+async fn spawn(write_triggers: Option<impl FnOnce(&str) -> std::path::PathBuf>) -> TestEnv {
+>>>>>>> publish
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| !v.is_empty()),
         "end-to-end tests need the AWS emulator: set AWS_ENDPOINT_URL or run ./scripts/test.sh"
@@ -116,12 +135,14 @@ pub async fn spawn_env_with(opts: EnvOptions) -> TestEnv {
 
     let prefix = unique_prefix();
     let names = Names::new(&prefix).expect("a valid resource prefix");
+    let triggers = write_triggers.map(|write| write(&prefix));
     let sdk = greenfleet_infra::aws::load_sdk_config().await;
     let provision_opts = ProvisionOptions {
         max_receive_count: 3,
         visibility_timeout_secs: 5,
         codedeploy_applications: APPS.iter().map(|a| format!("{prefix}-{a}")).collect(),
         table_wait: Duration::from_secs(60),
+        triggers: greenfleet_workers::connect::load_triggers(triggers.as_deref()).expect("a valid trigger file"),
     };
     let provisioned = provision::infra_up(&sdk, &names, &provision_opts).await.expect("infra up on the emulator");
     let store = DynamoStore::from_config(&sdk, &provisioned.table);
@@ -158,6 +179,7 @@ pub async fn spawn_env_with(opts: EnvOptions) -> TestEnv {
         sim: Some((stop, sim)),
         observer: Mutex::new(None),
         shut_down: false,
+        triggers,
     };
     env.start_workers(opts.workers).await;
     env
@@ -166,7 +188,8 @@ pub async fn spawn_env_with(opts: EnvOptions) -> TestEnv {
 impl TestEnv {
     /// What a worker process gets on top of the test's own environment (which carries `AWS_*`).
     fn worker_env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let triggers = self.triggers.iter().map(|f| ("GREENFLEET_TRIGGERS", f.display().to_string()));
+        let mut vars = vec![
             ("GREENFLEET_PREFIX", self.prefix.clone()),
             ("GREENFLEET_SPOT_URL", self.sim_url.clone()),
             ("AWS_ENDPOINT_URL_CODEDEPLOY", self.sim_url.clone()),
@@ -174,7 +197,9 @@ impl TestEnv {
             // Debug for the worker module: its log then says how each message was handled
             // (redelivered, lost race, duplicate), which is what a failing test needs.
             ("GREENFLEET_LOG", "info,greenfleet_workers::worker=debug".to_owned()),
-        ]
+        ];
+        vars.extend(triggers);
+        vars
     }
 
     /// The log file of the next process started as worker `i`: `<prefix>-worker-<i>.log` for the

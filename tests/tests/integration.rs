@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod aws;
+mod client;
 mod crash;
 mod dst;
 mod embedded;
@@ -11,3 +12,4 @@ mod gates;
 mod operators;
 mod readme;
 mod sweep;
+mod triggers;

@@ -44,8 +44,13 @@ pub enum Command {
         /// The request file; `-` reads standard input.
         file: PathBuf,
     },
-    /// Print the JSON Schema of the rollout request.
-    Schema,
+    /// Print the JSON Schema of the rollout request (or, with `--lifecycle-event`, of the events
+    /// greenfleet publishes).
+    Schema {
+        /// The schema of a lifecycle event's `detail` instead.
+        #[arg(long)]
+        lifecycle_event: bool,
+    },
     /// Create or repair, idempotently, the queues, table, bus and rules greenfleet needs, on whatever
     /// endpoint the AWS configuration points at (`AWS_ENDPOINT_URL` for LocalStack or moto).
     Infra {
@@ -71,6 +76,9 @@ pub enum Command {
         /// Seconds between two sweeps for orphans and capacity drift (0: never).
         #[arg(long, env = "GREENFLEET_SWEEP_EVERY_SECS", default_value_t = 600)]
         sweep_every_secs: u64,
+        /// Trigger rules (JSON): events matching a trigger start its rollout. Same file as `infra up`.
+        #[arg(long, env = "GREENFLEET_TRIGGERS")]
+        triggers: Option<PathBuf>,
     },
     /// Find and repair what rollouts left behind: instances tagged by a rollout that did not succeed
     /// (or that the table does not know) and capacity drifted from the last finished rollout's
@@ -230,6 +238,9 @@ pub enum InfraAction {
         /// `text` or `json`.
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
+        /// Trigger rules (JSON): one EventBridge rule per trigger, to the intake queue.
+        #[arg(long, env = "GREENFLEET_TRIGGERS")]
+        triggers: Option<PathBuf>,
     },
     /// Delete everything `up` created (queued messages and rollout records are lost).
     Down,
@@ -249,10 +260,11 @@ fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let aws = cli.aws;
     match cli.command {
-        Command::Infra { action: InfraAction::Up { max_receive_count, applications, output } } => {
+        Command::Infra { action: InfraAction::Up { max_receive_count, applications, output, triggers } } => {
             let opts = greenfleet_infra::provision::ProvisionOptions {
                 max_receive_count,
                 codedeploy_applications: applications,
+                triggers: crate::connect::load_triggers(triggers.as_deref())?,
                 ..Default::default()
             };
             ops::infra_up(&aws, opts, output).await
@@ -266,9 +278,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", crate::sweep::describe(&report, dry_run));
             Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Worker { spot, concurrency, admin_addr, wait_ms, sweep_every_secs } => {
+        Command::Worker { spot, concurrency, admin_addr, wait_ms, sweep_every_secs, triggers } => {
+            let triggers = crate::connect::load_triggers(triggers.as_deref())?;
             let c = crate::connect::connect(&aws).await?;
-            let worker = c.worker(&spot)?;
+            let worker = c.worker(&spot)?.with_triggers(triggers);
             if sweep_every_secs > 0 {
                 tokio::spawn(periodic_sweep(worker.clone(), sweep_every_secs));
             }
@@ -312,8 +325,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { quiet } => demo_command(quiet).await,
         Command::Validate { file } => validate(&file),
-        Command::Schema => {
-            print!("{}", greenfleet_core::request::request_json_schema());
+        Command::Schema { lifecycle_event } => {
+            if lifecycle_event {
+                print!("{}", greenfleet_core::event::lifecycle_json_schema());
+            } else {
+                print!("{}", greenfleet_core::request::request_json_schema());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { rounds, transitions } => {

@@ -51,6 +51,14 @@ pub struct Connected {
     pub store: Arc<DynamoStore>,
 }
 
+/// The trigger rules in `path` (`--triggers` / `GREENFLEET_TRIGGERS`), or none.
+pub fn load_triggers(path: Option<&std::path::Path>) -> anyhow::Result<greenfleet_core::trigger::Triggers> {
+    let Some(path) = path else { return Ok(greenfleet_core::trigger::Triggers::default()) };
+    let bytes = std::fs::read(path).with_context(|| format!("reading the trigger file {}", path.display()))?;
+    greenfleet_core::trigger::Triggers::parse(&bytes)
+        .with_context(|| format!("in {}: fix the trigger file and start again", path.display()))
+}
+
 /// Resource names from the prefix.
 pub fn names(args: &AwsArgs) -> anyhow::Result<Names> {
     Names::new(&args.prefix).map_err(anyhow::Error::from)

@@ -38,6 +38,7 @@ pub async fn infra_up(args: &AwsArgs, opts: ProvisionOptions, output: Output) ->
             "intakeQueue": p.intake.url, "stepsQueue": p.steps.url, "eventsQueue": p.events.url,
             "table": p.table, "bus": p.bus_name,
             "codedeployRule": p.codedeploy_rule_arn, "requestsRule": p.requests_rule_arn,
+            "triggerRules": p.trigger_rule_arns.iter().map(|(n, a)| serde_json::json!({"trigger": n, "rule": a})).collect::<Vec<_>>(),
         }))?;
     } else {
         println!("greenfleet infrastructure `{}` is in place:", names.prefix());
@@ -47,6 +48,9 @@ pub async fn infra_up(args: &AwsArgs, opts: ProvisionOptions, output: Output) ->
         println!("  table  {}\n  bus    {}", p.table, p.bus_name);
         println!("  rule   {} (CodeDeploy events → events queue)", p.codedeploy_rule_arn);
         println!("  rule   {} (Rollout Requested → intake queue)", p.requests_rule_arn);
+        for (name, arn) in &p.trigger_rule_arns {
+            println!("  rule   {arn} (trigger `{name}` → intake queue)");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -60,7 +64,8 @@ pub async fn infra_down(args: &AwsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `greenfleet submit`: validates locally first, so a bad request is refused before it is sent.
+/// `greenfleet submit`: validates locally first, so a bad request is refused before it is sent;
+/// publishes through the same client other services use (`greenfleet-client`).
 pub async fn submit(args: &AwsArgs, body: &[u8], via_bus: bool) -> anyhow::Result<ExitCode> {
     let request = match greenfleet_core::request::parse_request(body) {
         Ok(r) => r,
@@ -69,14 +74,10 @@ pub async fn submit(args: &AwsArgs, body: &[u8], via_bus: bool) -> anyhow::Resul
             return Ok(ExitCode::from(2));
         }
     };
-    let c = connect(args).await?;
-    let json = serde_json::to_string(&greenfleet_core::request::RolloutRequestDoc::from(&request))?;
-    if via_bus {
-        c.bus().publish_request(&json).await.context("publishing on greenfleet's bus")?;
-    } else {
-        c.queue(&c.located.intake_url).send(&json, 0).await.context("sending to the intake queue")?;
-    }
-    println!("submitted rollout {}; follow it with `greenfleet status {}`", request.rollout_id(), request.rollout_id());
+    let sdk = greenfleet_infra::aws::load_sdk_config().await;
+    let client = greenfleet_client::Client::new(&sdk, &args.prefix)?;
+    let id = if via_bus { client.publish_via_bus(&request).await? } else { client.publish(&request).await? };
+    println!("submitted rollout {id}; follow it with `greenfleet status {id}`");
     Ok(ExitCode::SUCCESS)
 }
 

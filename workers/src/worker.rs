@@ -11,8 +11,9 @@ use greenfleet_core::event::LifecycleEvent;
 use greenfleet_core::ids::RolloutId;
 use greenfleet_core::message::StepMessage;
 use greenfleet_core::ports::{Clock, Delivery, EventBus, MessageQueue, QueueError, SagaStore, StoreError};
-use greenfleet_core::request::parse_request;
+use greenfleet_core::request::{RolloutRequest, parse_request};
 use greenfleet_core::saga::{Outbox, Saga};
+use greenfleet_core::trigger::{IntakeBody, Triggers, classify_intake};
 use tracing::{debug, info, warn};
 
 use crate::executor::Executor;
@@ -81,13 +82,21 @@ const CONFLICT_RETRIES: u32 = 8;
 #[derive(Clone)]
 pub struct Worker {
     deps: Deps,
+    triggers: Arc<Triggers>,
 }
 
 impl Worker {
-    /// A worker over `deps`.
+    /// A worker over `deps`, without triggers.
     #[must_use]
     pub fn new(deps: Deps) -> Self {
-        Self { deps }
+        Self { deps, triggers: Arc::new(Triggers::default()) }
+    }
+
+    /// The same worker, starting rollouts for events that match `triggers`.
+    #[must_use]
+    pub fn with_triggers(mut self, triggers: Triggers) -> Self {
+        self.triggers = Arc::new(triggers);
+        self
     }
 
     /// Its dependencies.
@@ -110,8 +119,11 @@ impl Worker {
     }
 
     async fn intake(&self, d: &Delivery) -> Result<Disposition, WorkerError> {
-        let body = unwrap_envelope(&d.body);
         let now = self.deps.clock.now();
+        let body = match classify_intake(&d.body) {
+            IntakeBody::Request(body) => body,
+            IntakeBody::Event(event) => return self.trigger_event(d, &event).await,
+        };
         let request = match parse_request(body.as_bytes()) {
             Ok(r) => r,
             Err(e) => {
@@ -123,6 +135,46 @@ impl Worker {
                 return Ok(Disposition::Poison(e.to_string()));
             }
         };
+        self.accept(request).await?;
+        Ok(Disposition::Ack)
+    }
+
+    /// An EventBridge event on the intake queue: a rollout for each trigger it matches (the request
+    /// id comes from the trigger and the event id, so a redelivered event starts nothing new).
+    async fn trigger_event(&self, d: &Delivery, event: &serde_json::Value) -> Result<Disposition, WorkerError> {
+        let source = event.get("source").and_then(|v| v.as_str()).unwrap_or_default();
+        let detail_type = event.get("detail-type").and_then(|v| v.as_str()).unwrap_or_default();
+        let event_id = event.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+        let requests = self.triggers.requests_for(event);
+        if requests.is_empty() {
+            info!(source, detail_type, event_id, "event matches no trigger; ignored");
+            return Ok(Disposition::Ack);
+        }
+        let mut poison = None;
+        for result in requests {
+            match result {
+                Ok(request) => {
+                    info!(rollout_id = %request.rollout_id(), event_id, source, detail_type, "trigger matched");
+                    self.accept(request).await?;
+                }
+                Err(e) => {
+                    warn!(error = %e, receive_count = d.receive_count, "trigger could not start a rollout");
+                    if d.receive_count <= 1 {
+                        let now = self.deps.clock.now();
+                        let event = LifecycleEvent::invalid_request(Some(e.request_id.clone()), e.to_string(), now);
+                        self.deps.bus.publish(&event).await?;
+                    }
+                    poison = Some(e.to_string());
+                }
+            }
+        }
+        Ok(poison.map_or(Disposition::Ack, Disposition::Poison))
+    }
+
+    /// Stores a new saga for `request` and runs its first effects; a duplicate request id finds
+    /// the saga already there (and replays its effects if the first worker died before them).
+    async fn accept(&self, request: RolloutRequest) -> Result<(), WorkerError> {
+        let now = self.deps.clock.now();
         let cause = format!("intake:{}", request.request_id);
         let t = greenfleet_core::accept(request, now);
         let mut saga = t.next;
@@ -146,7 +198,7 @@ impl Worker {
             }
             Err(e) => return Err(e.into()),
         }
-        Ok(Disposition::Ack)
+        Ok(())
     }
 
     async fn step(&self, d: &Delivery) -> Result<Disposition, WorkerError> {
@@ -328,16 +380,5 @@ impl Worker {
 fn log_transition(before: &Saga, after: &Saga) {
     if before.phase != after.phase {
         info!(rollout_id = %after.id, step = %after.phase.name(), from = %before.phase.name(), "{}", after.waiting_for());
-    }
-}
-
-/// A request may arrive raw or inside an EventBridge envelope (`detail-type: Rollout Requested`).
-fn unwrap_envelope(body: &str) -> String {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body) else {
-        return body.to_owned();
-    };
-    match (map.get("detail-type").and_then(|v| v.as_str()), map.get("detail")) {
-        (Some("Rollout Requested"), Some(detail)) => detail.to_string(),
-        _ => body.to_owned(),
     }
 }

@@ -121,7 +121,7 @@ async fn eventbridge_bus_meets_the_contract() {
     let rule_arn = rules::ensure_rule_to_queue(&eb, Some(&p.bus_name), &rule, &pattern, "contract test", &observer.arn)
         .await
         .expect("observer rule");
-    queues::allow_rule(&sqs, &observer, &rule_arn).await.expect("queue policy");
+    queues::allow_rules(&sqs, &observer, std::slice::from_ref(&rule_arn)).await.expect("queue policy");
 
     check_bus(&AwsRig {
         bus: EventBridgeBus::new(eb.clone(), p.bus_name.clone()),

@@ -94,8 +94,12 @@ pub(crate) async fn ensure_pair(
     Ok(QueueInfo { name: name.to_owned(), url, arn, dlq_url, dlq_arn })
 }
 
-/// The queue policy letting EventBridge deliver what the rule `rule_arn` matches.
-fn send_policy(queue_arn: &str, rule_arn: &str) -> String {
+/// The queue policy letting EventBridge deliver what the rules `rule_arns` match.
+fn send_policy(queue_arn: &str, rule_arns: &[String]) -> String {
+    let source: serde_json::Value = match rule_arns {
+        [one] => one.as_str().into(),
+        many => many.into(),
+    };
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -104,18 +108,22 @@ fn send_policy(queue_arn: &str, rule_arn: &str) -> String {
             "Principal": {"Service": "events.amazonaws.com"},
             "Action": "sqs:SendMessage",
             "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            "Condition": {"ArnEquals": {"aws:SourceArn": source}},
         }],
     })
     .to_string()
 }
 
-/// Sets the queue's policy so that the rule `rule_arn` may send to it.
-pub(crate) async fn allow_rule(client: &Client, queue: &QueueInfo, rule_arn: &str) -> Result<(), ProvisionError> {
+/// Sets the queue's policy so that the rules `rule_arns` (and no other) may send to it.
+pub(crate) async fn allow_rules(
+    client: &Client,
+    queue: &QueueInfo,
+    rule_arns: &[String],
+) -> Result<(), ProvisionError> {
     client
         .set_queue_attributes()
         .queue_url(&queue.url)
-        .attributes(QueueAttributeName::Policy, send_policy(&queue.arn, rule_arn))
+        .attributes(QueueAttributeName::Policy, send_policy(&queue.arn, rule_arns))
         .send()
         .await
         .map_err(|e| aws_error("SQS", "SetQueueAttributes", &queue.name, &e))?;
@@ -143,12 +151,17 @@ mod tests {
 
     #[test]
     fn the_policy_names_the_rule() {
+        let rule = "arn:aws:events:us-east-1:1:rule/r".to_owned();
         let p: serde_json::Value =
-            serde_json::from_str(&send_policy("arn:aws:sqs:us-east-1:1:q", "arn:aws:events:us-east-1:1:rule/r"))
+            serde_json::from_str(&send_policy("arn:aws:sqs:us-east-1:1:q", std::slice::from_ref(&rule)))
                 .unwrap_or_default();
         let st = &p["Statement"][0];
         assert_eq!(st["Principal"]["Service"], "events.amazonaws.com");
         assert_eq!(st["Action"], "sqs:SendMessage");
         assert_eq!(st["Condition"]["ArnEquals"]["aws:SourceArn"], "arn:aws:events:us-east-1:1:rule/r");
+        let trigger = "arn:aws:events:us-east-1:1:rule/t".to_owned();
+        let p: serde_json::Value = serde_json::from_str(&send_policy("q", &[rule, trigger])).unwrap_or_default();
+        let sources = &p["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"];
+        assert_eq!(sources.as_array().map(Vec::len), Some(2), "{p}");
     }
 }

@@ -117,6 +117,36 @@ pub(crate) async fn delete_rule(client: &Client, bus: Option<&str>, name: &str) 
     }
 }
 
+/// The names of the rules on `bus` (None = the default bus) whose names start with `prefix`.
+pub(crate) async fn list_rules(
+    client: &Client,
+    bus: Option<&str>,
+    prefix: &str,
+) -> Result<Vec<String>, ProvisionError> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_rules()
+            .name_prefix(prefix)
+            .set_event_bus_name(bus.map(str::to_owned))
+            .set_next_token(token.take())
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            // The bus is gone already: it has no rules.
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(names),
+            Err(e) => return Err(aws_error("EventBridge", "ListRules", prefix, &e)),
+        };
+        names.extend(out.rules().iter().filter_map(|r| r.name()).filter(|n| n.starts_with(prefix)).map(str::to_owned));
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(names),
+        }
+    }
+}
+
 /// Deletes the bus `name` if it exists (its rules must be gone first).
 pub(crate) async fn delete_bus(client: &Client, name: &str) -> Result<(), ProvisionError> {
     match client.delete_event_bus().name(name).send().await {

@@ -1,0 +1,162 @@
+//! The connection to one greenfleet installation: publish requests, read status.
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_eventbridge::error::ProvideErrorMetadata as _;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use greenfleet_core::ids::RolloutId;
+use greenfleet_core::layout::{Names, PUBLISHER_SOURCE, QueueKind, ROLLOUT_REQUESTED, table};
+use greenfleet_core::request::{RolloutRequest, RolloutRequestDoc};
+use greenfleet_core::saga::Saga;
+use tokio::sync::OnceCell;
+
+use crate::error::ClientError;
+use crate::status::RolloutStatus;
+
+/// The region used when neither the environment nor a profile names one (as greenfleet's own).
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// A publisher's handle on one greenfleet installation (the prefix given to `greenfleet infra up`).
+/// Cheap to clone; clones share the SDK clients.
+#[derive(Debug, Clone)]
+pub struct Client {
+    names: Names,
+    sqs: aws_sdk_sqs::Client,
+    events: aws_sdk_eventbridge::Client,
+    dynamo: aws_sdk_dynamodb::Client,
+    intake_url: std::sync::Arc<OnceCell<String>>,
+}
+
+impl Client {
+    /// Connects with the AWS SDK's default chain (environment, profile, instance role); honours
+    /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`, so it works unchanged against LocalStack or moto.
+    pub async fn from_env(prefix: &str) -> Result<Self, ClientError> {
+        let region = RegionProviderChain::default_provider().or_else(Region::from_static(DEFAULT_REGION));
+        let cfg = aws_config::defaults(BehaviorVersion::latest()).region(region).load().await;
+        Self::new(&cfg, prefix)
+    }
+
+    /// Uses an SDK configuration the service already has.
+    pub fn new(cfg: &SdkConfig, prefix: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            names: Names::new(prefix)?,
+            sqs: aws_sdk_sqs::Client::new(cfg),
+            events: aws_sdk_eventbridge::Client::new(cfg),
+            dynamo: aws_sdk_dynamodb::Client::new(cfg),
+            intake_url: std::sync::Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// The installation's resource names.
+    #[must_use]
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    fn encode(request: &RolloutRequest) -> String {
+        // A validated request always encodes; `to_string` of a derived `Serialize` cannot fail.
+        serde_json::to_string(&RolloutRequestDoc::from(request)).unwrap_or_default()
+    }
+
+    async fn intake_url(&self) -> Result<&str, ClientError> {
+        let url = self
+            .intake_url
+            .get_or_try_init(|| async {
+                let queue = self.names.queue(QueueKind::Intake);
+                match self.sqs.get_queue_url().queue_name(&queue).send().await {
+                    Ok(out) => out
+                        .queue_url()
+                        .map(str::to_owned)
+                        .ok_or_else(|| ClientError::QueueNotFound { queue, prefix: self.names.prefix().to_owned() }),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist()) => {
+                        Err(ClientError::QueueNotFound { queue, prefix: self.names.prefix().to_owned() })
+                    }
+                    Err(e) => Err(ClientError::aws("SQS", "GetQueueUrl", &e)),
+                }
+            })
+            .await?;
+        Ok(url)
+    }
+
+    /// Sends the request to greenfleet's intake queue; returns the rollout it starts. Publishing the
+    /// same request id again starts no second rollout.
+    pub async fn publish(&self, request: &RolloutRequest) -> Result<RolloutId, ClientError> {
+        let url = self.intake_url().await?;
+        self.sqs.send_message().queue_url(url).message_body(Self::encode(request)).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist()) {
+                ClientError::QueueNotFound {
+                    queue: self.names.queue(QueueKind::Intake),
+                    prefix: self.names.prefix().to_owned(),
+                }
+            } else {
+                ClientError::aws("SQS", "SendMessage", &e)
+            }
+        })?;
+        Ok(request.rollout_id())
+    }
+
+    /// Puts the request on greenfleet's EventBridge bus (detail-type `Rollout Requested`), where a
+    /// rule routes it to the intake queue; returns the rollout it starts.
+    pub async fn publish_via_bus(&self, request: &RolloutRequest) -> Result<RolloutId, ClientError> {
+        let bus = self.names.bus();
+        let entry = PutEventsRequestEntry::builder()
+            .source(PUBLISHER_SOURCE)
+            .detail_type(ROLLOUT_REQUESTED)
+            .detail(Self::encode(request))
+            .event_bus_name(&bus)
+            .build();
+        let not_found = || ClientError::BusNotFound { bus: bus.clone(), prefix: self.names.prefix().to_owned() };
+        let out = self.events.put_events().entries(entry).send().await.map_err(|e| {
+            if e.code() == Some("ResourceNotFoundException") {
+                not_found()
+            } else {
+                ClientError::aws("EventBridge", "PutEvents", &e)
+            }
+        })?;
+        if out.failed_entry_count() > 0 {
+            let failed = out.entries().iter().find(|e| e.error_code().is_some());
+            let code = failed.and_then(|e| e.error_code()).unwrap_or_default();
+            if code.contains("NotFound") {
+                return Err(not_found());
+            }
+            return Err(ClientError::Aws {
+                service: "EventBridge",
+                op: "PutEvents",
+                message: format!("{code}: {}", failed.and_then(|e| e.error_message()).unwrap_or_default()),
+                retryable: code.contains("Throttl") || code.contains("Internal"),
+            });
+        }
+        Ok(request.rollout_id())
+    }
+
+    /// Where rollout `id` is; `None` while greenfleet has not accepted it (yet).
+    pub async fn status(&self, id: &RolloutId) -> Result<Option<RolloutStatus>, ClientError> {
+        let table_name = self.names.table();
+        let out = self
+            .dynamo
+            .get_item()
+            .table_name(&table_name)
+            .key(table::PK, AttributeValue::S(table::saga_pk(id)))
+            .projection_expression("#s")
+            .expression_attribute_names("#s", table::STATE)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
+                    ClientError::TableNotFound { table: table_name.clone(), prefix: self.names.prefix().to_owned() }
+                } else {
+                    ClientError::aws("DynamoDB", "GetItem", &e)
+                }
+            })?;
+        let Some(item) = out.item() else { return Ok(None) };
+        let unreadable = |message: String| ClientError::Unreadable { rollout_id: id.to_string(), message };
+        let state = item
+            .get(table::STATE)
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| unreadable(format!("no `{}` string", table::STATE)))?;
+        let saga: Saga = serde_json::from_str(state).map_err(|e| unreadable(e.to_string()))?;
+        Ok(Some(RolloutStatus::from(&saga)))
+    }
+}
