@@ -101,7 +101,6 @@ impl Default for EnvOptions {
 /// # Panics
 /// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
 pub async fn spawn_env() -> TestEnv {
-<<<<<<< HEAD
     spawn_env_with(EnvOptions::default()).await
 }
 
@@ -110,8 +109,7 @@ pub async fn spawn_env() -> TestEnv {
 /// # Panics
 /// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
 pub async fn spawn_env_with(opts: EnvOptions) -> TestEnv {
-=======
-    spawn(None::<fn(&str) -> std::path::PathBuf>).await
+    spawn(opts, None::<fn(&str) -> std::path::PathBuf>).await
 }
 
 /// [`spawn_env`] with trigger rules: `write_file` gets the environment's prefix (to name its
@@ -121,11 +119,10 @@ pub async fn spawn_env_with(opts: EnvOptions) -> TestEnv {
 /// # Panics
 /// As [`spawn_env`], and when the trigger file is refused.
 pub async fn spawn_env_with_triggers(write_file: impl FnOnce(&str) -> std::path::PathBuf) -> TestEnv {
-    spawn(Some(write_file)).await
+    spawn(EnvOptions::default(), Some(write_file)).await
 }
 
-async fn spawn(write_triggers: Option<impl FnOnce(&str) -> std::path::PathBuf>) -> TestEnv {
->>>>>>> publish
+async fn spawn(opts: EnvOptions, write_triggers: Option<impl FnOnce(&str) -> std::path::PathBuf>) -> TestEnv {
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| !v.is_empty()),
         "end-to-end tests need the AWS emulator: set AWS_ENDPOINT_URL or run ./scripts/test.sh"
