@@ -165,7 +165,9 @@ impl Cx {
             if compensating {
                 self.next_compensation(&note);
             } else {
-                self.advance(Phase::Release, note);
+                // Release gets its own timeline line, as every step does: `watch` shows it too.
+                self.note(note);
+                self.enter(Phase::Release, "releasing the leases");
             }
         } else if self.saga.stage >= MAX_ATTEMPTS {
             let why = format!("capacity is {now}, expected {snapshot}");
