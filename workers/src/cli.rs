@@ -197,6 +197,12 @@ pub enum Command {
         /// Set up the demo's four Elastigroups and deployment groups.
         #[arg(long)]
         demo: bool,
+        /// The port each simulated instance answers health checks on, at its own loopback IP
+        /// (127.0.0.x): a request's check is then `http://{ip}:PORT/health`. Default: the port of
+        /// `--addr`. Needed for health checks when `--addr` is a wildcard (0.0.0.0), which holds its
+        /// port on every address: without it the instances answer none.
+        #[arg(long, value_name = "PORT", env = "GREENFLEET_SIM_HEALTH_PORT", value_parser = clap::value_parser!(u16).range(1..))]
+        health_port: Option<u16>,
     },
     /// Measure how many saga transitions per second the engine handles on one core.
     Bench {
@@ -301,12 +307,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             drop(stop_rx);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { addr, token, demo } => {
+        Command::Sim { addr, token, demo, health_port } => {
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("binding the simulator on {addr}"))?;
-            eprintln!("greenfleet sim listening on http://{}", listener.local_addr()?);
-            crate::simulate::run(listener, token, demo, shutdown::signal()).await?;
+            let local = listener.local_addr()?;
+            eprintln!("greenfleet sim listening on http://{local}");
+            match health_port.or((!local.ip().is_unspecified()).then_some(local.port())) {
+                Some(port) => eprintln!("instances answer health checks on http://{{ip}}:{port}/health"),
+                None => eprintln!(
+                    "instances answer no health checks: {local} is a wildcard address; give --health-port (GREENFLEET_SIM_HEALTH_PORT)"
+                ),
+            }
+            crate::simulate::run(listener, token, demo, health_port, shutdown::signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Submit { file, via_bus } => ops::submit(&aws, &read_input(&file)?, via_bus).await,
