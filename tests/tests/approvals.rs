@@ -4,7 +4,8 @@
 //! rollout ids and values come from `examples/rollout-*.json`, which the client's detail equals,
 //! see greenfleet-core's `operator_event` tests). On the way, a malformed approval lands in the
 //! intake dead-letter queue and one for an unknown rollout is logged and dropped, neither touching
-//! the waiting rollout.
+//! the waiting rollout; `greenfleet cancel` and the client refuse an empty or overlong reason before
+//! sending.
 //!
 //! As in `gates.rs`, the `checkout` group makes CodeDeploy wait at READY for ContinueDeployment.
 
@@ -116,6 +117,13 @@ async fn another_service_cancels_a_waiting_rollout_with_an_event_and_its_reason(
     let id = example.rollout_id.as_str();
     let s = waiting_at_ready(&env, id, "RolledBack").await;
     let client = Client::from_env(&env.prefix).await.expect("a client for this installation");
+
+    // The CLI applies the same checks before sending.
+    let (code, _, err) = env.cli(&["cancel", id, "--by", "oncall", "--reason", " "], "").await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not sent: `reason` is empty"), "{err}");
+    let e = client.cancel(id, "oncall", &"r".repeat(1025)).await.expect_err("refused");
+    assert!(e.to_string().starts_with("not sent: `reason` is 1025 characters long"), "{e}");
 
     client.cancel(&example.rollout_id, &example.by, &example.reason).await.expect("cancel published");
 

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use greenfleet_core::operator_event::{ApprovalDetail, CancelDetail, InvalidCommand};
+
 use crate::connect::{AwsArgs, SpotArgs};
 use crate::ops::{self, Output};
 use crate::{admin, bench, demo, runner, scenarios, shutdown};
@@ -252,6 +254,13 @@ pub enum InfraAction {
     Down,
 }
 
+/// An approval or cancel refused before sending: exit status 2, as an invalid `submit`.
+#[allow(clippy::unnecessary_wraps)] // a match arm of `run`
+fn not_sent(e: &InvalidCommand) -> anyhow::Result<ExitCode> {
+    eprintln!("not sent: {e}");
+    Ok(ExitCode::from(2))
+}
+
 fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
     if file.as_os_str() == "-" {
         let mut v = Vec::new();
@@ -330,11 +339,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch { id, interval_ms, output } => {
             crate::watch::run(&aws, &id, std::time::Duration::from_millis(interval_ms), output).await
         }
-        Command::Approve { id, by, output } => {
-            ops::command(&aws, &id, greenfleet_core::message::StepBody::Approve { by }, output).await
-        }
+        // The checks an approval or cancel published as an event gets, before anything is sent.
+        Command::Approve { id, by, output } => match (ApprovalDetail { rollout_id: id.clone(), by }).check() {
+            Ok((_, body)) => ops::command(&aws, &id, body, output).await,
+            Err(e) => not_sent(&e),
+        },
         Command::Cancel { id, reason, by, output } => {
-            ops::command(&aws, &id, greenfleet_core::message::StepBody::Cancel { by, reason }, output).await
+            match (CancelDetail { rollout_id: id.clone(), by, reason }).check() {
+                Ok((_, body)) => ops::command(&aws, &id, body, output).await,
+                Err(e) => not_sent(&e),
+            }
         }
         Command::Demo { quiet } => demo_command(quiet).await,
         Command::Validate { file } => validate(&file),
