@@ -1,4 +1,5 @@
-//! The connection to one greenfleet installation: publish requests, read status.
+//! The connection to one greenfleet installation: publish requests, approve and cancel rollouts,
+//! read status.
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -6,7 +7,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata as _;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use greenfleet_core::ids::RolloutId;
-use greenfleet_core::layout::{Names, PUBLISHER_SOURCE, QueueKind, ROLLOUT_REQUESTED, table};
+use greenfleet_core::layout::{
+    Names, PUBLISHER_SOURCE, QueueKind, ROLLOUT_APPROVED, ROLLOUT_CANCEL_REQUESTED, ROLLOUT_REQUESTED, table,
+};
+use greenfleet_core::operator_event::{ApprovalDetail, CancelDetail};
 use greenfleet_core::request::{RolloutRequest, RolloutRequestDoc};
 use greenfleet_core::saga::Saga;
 use tokio::sync::OnceCell;
@@ -99,11 +103,40 @@ impl Client {
     /// Puts the request on greenfleet's EventBridge bus (detail-type `Rollout Requested`), where a
     /// rule routes it to the intake queue; returns the rollout it starts.
     pub async fn publish_via_bus(&self, request: &RolloutRequest) -> Result<RolloutId, ClientError> {
+        self.put_on_bus(ROLLOUT_REQUESTED, Self::encode(request)).await?;
+        Ok(request.rollout_id())
+    }
+
+    /// Approves rollout `rollout_id` (approval `manual`, waiting at READY) on behalf of `by`: puts a
+    /// `Rollout Approved` event on greenfleet's bus; a worker then lets CodeDeploy move traffic, as
+    /// after `greenfleet approve`. An empty id or `by`, or a `by` longer than 256 characters, is
+    /// refused before anything is sent. An approval for an unknown or finished rollout is ignored.
+    pub async fn approve(&self, rollout_id: &str, by: &str) -> Result<(), ClientError> {
+        let detail = ApprovalDetail::new(rollout_id, by)?;
+        self.put_on_bus(ROLLOUT_APPROVED, Self::encode_detail(&detail)).await
+    }
+
+    /// Cancels rollout `rollout_id` on behalf of `by` because of `reason` (recorded in its history and
+    /// its `Rollout RolledBack` event): puts a `Rollout Cancel Requested` event on greenfleet's bus; a
+    /// worker then runs compensation, as after `greenfleet cancel`. An empty id, `by` or `reason`, or
+    /// one too long (256 characters for `by`, 1024 for `reason`), is refused before anything is sent.
+    pub async fn cancel(&self, rollout_id: &str, by: &str, reason: &str) -> Result<(), ClientError> {
+        let detail = CancelDetail::new(rollout_id, by, reason)?;
+        self.put_on_bus(ROLLOUT_CANCEL_REQUESTED, Self::encode_detail(&detail)).await
+    }
+
+    fn encode_detail(detail: &impl serde::Serialize) -> String {
+        // A struct of strings always encodes.
+        serde_json::to_string(detail).unwrap_or_default()
+    }
+
+    /// Puts one event with `detail` on greenfleet's bus.
+    async fn put_on_bus(&self, detail_type: &str, detail: String) -> Result<(), ClientError> {
         let bus = self.names.bus();
         let entry = PutEventsRequestEntry::builder()
             .source(PUBLISHER_SOURCE)
-            .detail_type(ROLLOUT_REQUESTED)
-            .detail(Self::encode(request))
+            .detail_type(detail_type)
+            .detail(detail)
             .event_bus_name(&bus)
             .build();
         let not_found = || ClientError::BusNotFound { bus: bus.clone(), prefix: self.names.prefix().to_owned() };
@@ -127,7 +160,7 @@ impl Client {
                 retryable: code.contains("Throttl") || code.contains("Internal"),
             });
         }
-        Ok(request.rollout_id())
+        Ok(())
     }
 
     /// Where rollout `id` is; `None` while greenfleet has not accepted it (yet).
@@ -158,5 +191,43 @@ impl Client {
             .ok_or_else(|| unreadable(format!("no `{}` string", table::STATE)))?;
         let saga: Saga = serde_json::from_str(state).map_err(|e| unreadable(e.to_string()))?;
         Ok(Some(RolloutStatus::from(&saga)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose every call would fail: only checks made before sending can pass.
+    fn offline() -> Client {
+        let cfg = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::from_static(DEFAULT_REGION))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        Client::new(&cfg, "greenfleet").expect("a valid prefix")
+    }
+
+    #[tokio::test]
+    async fn bad_approvals_and_cancels_are_refused_before_sending() {
+        let c = offline();
+        let cases = [
+            (c.approve("", "ops").await, "not sent: `rolloutId` is not a rollout id"),
+            (c.approve("shop 6.0", "ops").await, "not sent: `rolloutId` is not a rollout id"),
+            (c.approve("shop-6.0", " ").await, "not sent: `by` is empty; say who approves"),
+            (c.cancel("shop-6.0", "", "bad build").await, "not sent: `by` is empty; say who cancels"),
+            (c.cancel("shop-6.0", "ops", "").await, "not sent: `reason` is empty"),
+            (c.cancel("shop-6.0", "ops", &"r".repeat(1025)).await, "not sent: `reason` is 1025 characters long"),
+            (c.approve("shop-6.0", &"b".repeat(257)).await, "not sent: `by` is 257 characters long"),
+        ];
+        for (result, expected) in cases {
+            let e = result.expect_err("refused");
+            assert!(matches!(e, ClientError::InvalidCommand(_)), "{e:?}");
+            assert!(e.to_string().starts_with(expected), "{e}");
+            assert!(!e.is_retryable());
+        }
+        // A valid one gets as far as the network (nothing listens there).
+        let e = c.approve("shop-6.0", "ops").await.expect_err("no endpoint");
+        assert!(matches!(e, ClientError::Aws { service: "EventBridge", .. }), "{e:?}");
     }
 }

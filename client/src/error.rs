@@ -3,6 +3,7 @@
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use greenfleet_core::layout::InvalidPrefix;
+use greenfleet_core::operator_event::InvalidCommand;
 use greenfleet_core::request::RequestError;
 
 /// A failure of the client. Each message says what was wrong and what to do.
@@ -11,6 +12,9 @@ pub enum ClientError {
     /// The request does not validate: nothing was sent.
     #[error("not sent: {0}")]
     InvalidRequest(#[from] RequestError),
+    /// An approval or cancel with an unusable field: nothing was sent.
+    #[error("not sent: {0}")]
+    InvalidCommand(#[from] InvalidCommand),
     /// The prefix cannot name greenfleet's resources.
     #[error("{0}; use the prefix given to `greenfleet infra up --prefix`")]
     InvalidPrefix(#[from] InvalidPrefix),

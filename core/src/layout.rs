@@ -6,6 +6,12 @@
 pub const DEFAULT_PREFIX: &str = "greenfleet";
 /// The detail-type of a rollout request published on greenfleet's bus.
 pub const ROLLOUT_REQUESTED: &str = "Rollout Requested";
+/// The detail-type of an approval published on greenfleet's bus (see [`crate::operator_event`]).
+pub const ROLLOUT_APPROVED: &str = "Rollout Approved";
+/// The detail-type of a cancel request published on greenfleet's bus (see [`crate::operator_event`]).
+pub const ROLLOUT_CANCEL_REQUESTED: &str = "Rollout Cancel Requested";
+/// Every detail-type the `<prefix>-requests` rule routes from greenfleet's bus to the intake queue.
+pub const INTAKE_DETAIL_TYPES: [&str; 3] = [ROLLOUT_REQUESTED, ROLLOUT_APPROVED, ROLLOUT_CANCEL_REQUESTED];
 /// The EventBridge `source` the publisher client puts on rollout requests.
 pub const PUBLISHER_SOURCE: &str = "greenfleet.publisher";
 /// The detail-types of the CodeDeploy events greenfleet follows.
@@ -120,7 +126,8 @@ impl Names {
         format!("{}-codedeploy", self.prefix)
     }
 
-    /// The rule on greenfleet's bus that sends rollout requests to the intake queue.
+    /// The rule on greenfleet's bus that sends rollout requests, approvals and cancel requests
+    /// ([`INTAKE_DETAIL_TYPES`]) to the intake queue.
     #[must_use]
     pub fn requests_rule(&self) -> String {
         format!("{}-requests", self.prefix)

@@ -7,7 +7,7 @@
 //! * [`effect`] — effects (calls, wake-ups, events) and inputs, as plain data.
 //! * [`cloud`] — what greenfleet knows of Spot and CodeDeploy; [`codedeploy_event`] decodes their events.
 //! * [`ports`] — the capabilities the shell needs; [`memory`] — in-process adapters and a manual clock.
-//! * [`event`] — the lifecycle events greenfleet publishes.
+//! * [`event`] — the lifecycle events greenfleet publishes; [`operator_event`] — approvals and cancels others publish.
 //! * [`trigger`] — trigger rules: event patterns ([`trigger_pattern`]) that start rollouts.
 //! * [`layout`] — names of queues, table, bus and rules, and the table's layout (one definition).
 
@@ -22,6 +22,7 @@ pub mod layout;
 pub mod machine;
 pub mod memory;
 pub mod message;
+pub mod operator_event;
 pub mod plan;
 pub mod ports;
 pub mod preflight;

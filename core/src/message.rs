@@ -1,4 +1,5 @@
-//! The step queue's messages: wake-ups the saga armed, and operator commands (cancel, approve).
+//! The step queue's messages: wake-ups the saga armed, and operator commands (cancel, approve; the
+//! same commands published as events are decoded in [`crate::operator_event`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,18 @@ pub enum StepBody {
     },
 }
 
+impl StepBody {
+    /// The saga input it says (also what an approval or cancel event says, see [`crate::operator_event`]).
+    #[must_use]
+    pub fn input(&self) -> Input {
+        match self {
+            Self::Wake { fence, kind, seq } => Input::Wake { fence: *fence, kind: *kind, seq: *seq },
+            Self::Cancel { by, reason } => Input::Cancel { by: by.clone(), reason: reason.clone() },
+            Self::Approve { by } => Input::Approve { by: by.clone() },
+        }
+    }
+}
+
 impl StepMessage {
     /// The message for a wake-up effect of `rollout`, due `delay_ms` after `now`.
     #[must_use]
@@ -61,11 +74,7 @@ impl StepMessage {
     /// The saga input this message carries.
     #[must_use]
     pub fn input(&self) -> Input {
-        match &self.body {
-            StepBody::Wake { fence, kind, seq } => Input::Wake { fence: *fence, kind: *kind, seq: *seq },
-            StepBody::Cancel { by, reason } => Input::Cancel { by: by.clone(), reason: reason.clone() },
-            StepBody::Approve { by } => Input::Approve { by: by.clone() },
-        }
+        self.body.input()
     }
 
     /// Decodes a queue body; a message that does not decode belongs in the dead-letter queue. The

@@ -9,7 +9,7 @@
 //! | DynamoDB table (indexes `by-deployment`, `by-status`) | `greenfleet` |
 //! | EventBridge bus for lifecycle events and rollout requests | `greenfleet` |
 //! | rule on the **default** bus: CodeDeploy state changes → events queue | `greenfleet-codedeploy` |
-//! | rule on greenfleet's bus: `Rollout Requested` → intake queue | `greenfleet-requests` |
+//! | rule on greenfleet's bus: `Rollout Requested`, `Rollout Approved`, `Rollout Cancel Requested` → intake queue | `greenfleet-requests` |
 //! | one rule per trigger (`--triggers`), on the default or greenfleet's bus → intake queue | `greenfleet-trigger-<name>` |
 //!
 //! The names themselves are defined once, in `greenfleet_core::layout` (re-exported here).
@@ -30,7 +30,8 @@ use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use crate::aws::classify;
 
 pub use greenfleet_core::layout::{
-    CODEDEPLOY_DETAIL_TYPES, DEFAULT_PREFIX, InvalidPrefix, Names, QueueKind, ROLLOUT_REQUESTED,
+    CODEDEPLOY_DETAIL_TYPES, DEFAULT_PREFIX, INTAKE_DETAIL_TYPES, InvalidPrefix, Names, QueueKind, ROLLOUT_APPROVED,
+    ROLLOUT_CANCEL_REQUESTED, ROLLOUT_REQUESTED,
 };
 use greenfleet_core::trigger::{TriggerBus, Triggers};
 
@@ -273,7 +274,7 @@ pub async fn infra_up(cfg: &SdkConfig, names: &Names, opts: &ProvisionOptions) -
         Some(&bus_name),
         &names.requests_rule(),
         &rules::requests_pattern(),
-        "Rollout requests for greenfleet",
+        "Rollout requests, approvals and cancel requests for greenfleet",
         &intake.arn,
     )
     .await?;

@@ -1,7 +1,8 @@
 //! The gates at READY, end to end on the emulator with two worker processes: the health gate against
 //! the simulator's instances (each answers HTTP on its own loopback IP, healthy or not as a fault knob
 //! says), manual approval through `greenfleet approve`, an approval that times out, and `greenfleet
-//! cancel` while a rollout waits.
+//! cancel` while a rollout waits; and `greenfleet sim` on a wildcard address answering health checks
+//! on the port `--health-port` (`GREENFLEET_SIM_HEALTH_PORT`) names.
 //!
 //! Every test uses the `checkout` group (Target 2, KEEP_ALIVE, CodeDeploy waits at READY for
 //! ContinueDeployment) without its deployment failure, so two green instances reach READY and wait.
@@ -10,7 +11,8 @@ use std::time::Duration;
 
 use greenfleet_core::request::ROLLOUT_TAG_KEY;
 use greenfleet_core::saga::{Phase, Saga};
-use greenfleet_tests::env::{TestEnv, eventually, spawn_env};
+use greenfleet_tests::env::{TestEnv, eventually, eventually_async, spawn_env};
+use greenfleet_tests::process::greenfleet_binary;
 use greenfleet_workers::demo;
 use greenfleet_workers::scenarios::Scenario;
 use serde_json::{Value, json};
@@ -183,4 +185,71 @@ async fn greenfleet_cancel_while_a_rollout_waits_rolls_it_back_with_the_reason()
     }
     wait_cloud_clean(&env, &s, &saga).await;
     env.shutdown().await;
+}
+
+/// A `greenfleet sim` process, killed and reaped when the test ends (even by a panic).
+struct SimProcess(std::process::Child);
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("its address").port()
+}
+
+/// The simulator listening on 0.0.0.0 (as in a container) holds its port on every address, so the
+/// instances need another one: `GREENFLEET_SIM_HEALTH_PORT` gives it, and each demo instance answers
+/// `http://{ip}:<that port>/health` on its own loopback IP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greenfleet_sim_on_a_wildcard_address_answers_health_checks_on_the_health_port() {
+    let bin = tokio::task::spawn_blocking(greenfleet_binary).await.expect("building the greenfleet binary");
+    let port = free_port();
+    let health_port = std::iter::repeat_with(free_port).find(|p| *p != port).expect("another free port");
+    let log = std::env::temp_dir().join(format!("greenfleet-sim-{}-{port}.log", std::process::id()));
+    let stderr = std::fs::File::create(&log).expect("the simulator's log file");
+    let _sim = SimProcess(
+        std::process::Command::new(bin)
+            .args(["sim", "--addr", &format!("0.0.0.0:{port}"), "--demo"])
+            .env("GREENFLEET_SIM_HEALTH_PORT", health_port.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("starting greenfleet sim"),
+    );
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("an HTTP client");
+
+    let group_url = format!("http://127.0.0.1:{port}/_sim/groups/sig-5b0b0001");
+    let ips: Vec<String> = eventually_async("the demo's shop group served", SETTLE, || async {
+        let group: Value = match http.get(&group_url).send().await {
+            Ok(r) if r.status().is_success() => r.json().await.map_err(|e| e.to_string())?,
+            other => return Err(format!("{other:?}")),
+        };
+        let ips: Vec<String> = group["instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["private_ip"].as_str().map(str::to_owned))
+            .collect();
+        if ips.is_empty() { Err(format!("no instance IPs yet: {group}")) } else { Ok(ips) }
+    })
+    .await;
+    for ip in &ips {
+        let url = format!("http://{ip}:{health_port}/health");
+        eventually_async(&format!("{url} answers 200"), SETTLE, || async {
+            match http.get(&url).send().await {
+                Ok(r) if r.status() == reqwest::StatusCode::OK => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+    }
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(said.contains(&format!("instances answer health checks on http://{{ip}}:{health_port}/health")), "{said}");
 }

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use greenfleet_core::operator_event::{ApprovalDetail, CancelDetail, InvalidCommand};
+
 use crate::connect::{AwsArgs, SpotArgs};
 use crate::ops::{self, Output};
 use crate::{admin, bench, demo, runner, scenarios, shutdown};
@@ -197,6 +199,12 @@ pub enum Command {
         /// Set up the demo's four Elastigroups and deployment groups.
         #[arg(long)]
         demo: bool,
+        /// The port each simulated instance answers health checks on, at its own loopback IP
+        /// (127.0.0.x): a request's check is then `http://{ip}:PORT/health`. Default: the port of
+        /// `--addr`. Needed for health checks when `--addr` is a wildcard (0.0.0.0), which holds its
+        /// port on every address: without it the instances answer none.
+        #[arg(long, value_name = "PORT", env = "GREENFLEET_SIM_HEALTH_PORT", value_parser = clap::value_parser!(u16).range(1..))]
+        health_port: Option<u16>,
     },
     /// Measure how many saga transitions per second the engine handles on one core.
     Bench {
@@ -244,6 +252,13 @@ pub enum InfraAction {
     },
     /// Delete everything `up` created (queued messages and rollout records are lost).
     Down,
+}
+
+/// An approval or cancel refused before sending: exit status 2, as an invalid `submit`.
+#[allow(clippy::unnecessary_wraps)] // a match arm of `run`
+fn not_sent(e: &InvalidCommand) -> anyhow::Result<ExitCode> {
+    eprintln!("not sent: {e}");
+    Ok(ExitCode::from(2))
 }
 
 fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
@@ -301,12 +316,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             drop(stop_rx);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { addr, token, demo } => {
+        Command::Sim { addr, token, demo, health_port } => {
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("binding the simulator on {addr}"))?;
-            eprintln!("greenfleet sim listening on http://{}", listener.local_addr()?);
-            crate::simulate::run(listener, token, demo, shutdown::signal()).await?;
+            let local = listener.local_addr()?;
+            eprintln!("greenfleet sim listening on http://{local}");
+            match health_port.or((!local.ip().is_unspecified()).then_some(local.port())) {
+                Some(port) => eprintln!("instances answer health checks on http://{{ip}}:{port}/health"),
+                None => eprintln!(
+                    "instances answer no health checks: {local} is a wildcard address; give --health-port (GREENFLEET_SIM_HEALTH_PORT)"
+                ),
+            }
+            crate::simulate::run(listener, token, demo, health_port, shutdown::signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Submit { file, via_bus } => ops::submit(&aws, &read_input(&file)?, via_bus).await,
@@ -317,11 +339,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch { id, interval_ms, output } => {
             crate::watch::run(&aws, &id, std::time::Duration::from_millis(interval_ms), output).await
         }
-        Command::Approve { id, by, output } => {
-            ops::command(&aws, &id, greenfleet_core::message::StepBody::Approve { by }, output).await
-        }
+        // The checks an approval or cancel published as an event gets, before anything is sent.
+        Command::Approve { id, by, output } => match (ApprovalDetail { rollout_id: id.clone(), by }).check() {
+            Ok((_, body)) => ops::command(&aws, &id, body, output).await,
+            Err(e) => not_sent(&e),
+        },
         Command::Cancel { id, reason, by, output } => {
-            ops::command(&aws, &id, greenfleet_core::message::StepBody::Cancel { by, reason }, output).await
+            match (CancelDetail { rollout_id: id.clone(), by, reason }).check() {
+                Ok((_, body)) => ops::command(&aws, &id, body, output).await,
+                Err(e) => not_sent(&e),
+            }
         }
         Command::Demo { quiet } => demo_command(quiet).await,
         Command::Validate { file } => validate(&file),

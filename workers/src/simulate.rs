@@ -32,11 +32,15 @@ impl EventSink for PutEventsSink {
     }
 }
 
-/// Serves the simulator on `listener` until `shutdown`; with `demo`, the demo's groups are set up first.
+/// Serves the simulator on `listener` until `shutdown`; with `demo`, the demo's groups are set up
+/// first. The instances answer health checks on their loopback IPs and `health_port` (`None`: the
+/// listener's port, or no health checks when it listens on a wildcard address; see
+/// [`greenfleet_sim::ServeOptions::health_port`]).
 pub async fn run(
     listener: tokio::net::TcpListener,
     token: Option<String>,
     demo: bool,
+    health_port: Option<u16>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let clock: Arc<dyn greenfleet_core::ports::Clock> = Arc::new(crate::clock::SystemClock);
@@ -48,7 +52,7 @@ pub async fn run(
     }
     let sdk = greenfleet_infra::aws::load_sdk_config().await;
     let sink = Arc::new(PutEventsSink(EventBridgeBus::from_config(&sdk, "default")));
-    let opts = greenfleet_sim::ServeOptions { expected_token: token, ..Default::default() };
+    let opts = greenfleet_sim::ServeOptions { expected_token: token, health_port, ..Default::default() };
     greenfleet_sim::serve(listener, cloud, opts, sink, shutdown).await?;
     Ok(())
 }

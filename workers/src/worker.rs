@@ -1,6 +1,7 @@
-//! The worker: takes messages from the intake, step and events queues and drives sagas through
-//! them. Persist, then act, then ack: each transition is written with a conditional check on the
-//! saga's version before its effects run, and a message is deleted only after all of that.
+//! The worker: takes messages from the intake (requests, trigger events, approvals and cancels),
+//! step and events queues and drives sagas through them. Persist, then act, then ack: each
+//! transition is written with a conditional check on the saga's version before its effects run,
+//! and a message is deleted only after all of that.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use greenfleet_core::effect::{Effect, Input};
 use greenfleet_core::event::LifecycleEvent;
 use greenfleet_core::ids::RolloutId;
 use greenfleet_core::message::StepMessage;
+use greenfleet_core::operator_event::{OperatorCommand, OperatorKind};
 use greenfleet_core::ports::{Clock, Delivery, EventBus, MessageQueue, QueueError, SagaStore, StoreError};
 use greenfleet_core::request::{RolloutRequest, parse_request};
 use greenfleet_core::saga::{Outbox, Saga};
@@ -122,6 +124,9 @@ impl Worker {
         let now = self.deps.clock.now();
         let body = match classify_intake(&d.body) {
             IntakeBody::Request(body) => body,
+            IntakeBody::Event(event) if OperatorKind::of_event(&event).is_some() => {
+                return self.operator_event(d, &event).await;
+            }
             IntakeBody::Event(event) => return self.trigger_event(d, &event).await,
         };
         let request = match parse_request(body.as_bytes()) {
@@ -136,6 +141,36 @@ impl Worker {
             }
         };
         self.accept(request).await?;
+        Ok(Disposition::Ack)
+    }
+
+    /// A `Rollout Approved` or `Rollout Cancel Requested` event: drives the saga with the input
+    /// `greenfleet approve` / `cancel` would, under a cause taken from the event's id (a redelivered
+    /// event is handled once). A malformed one is poison; one for an unknown or finished rollout is
+    /// logged and acked.
+    async fn operator_event(&self, d: &Delivery, event: &serde_json::Value) -> Result<Disposition, WorkerError> {
+        let command = match OperatorCommand::decode(event) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(Disposition::Poison("not an approval or cancel event".into())),
+            Err(e) => {
+                warn!(error = %e, receive_count = d.receive_count, "operator event refused; it goes to the intake dead-letter queue");
+                return Ok(Disposition::Poison(e.to_string()));
+            }
+        };
+        let (id, event_id, by, source) = (&command.rollout_id, &command.event_id, command.by(), &command.source);
+        let what = command.kind.detail_type();
+        match self.deps.store.load(id).await? {
+            None => {
+                warn!(rollout_id = %id, event_id, by, source, "`{what}` for a rollout greenfleet does not know; ignored (check the rolloutId)");
+                return Ok(Disposition::Ack);
+            }
+            Some(saga) if saga.phase.is_done() => {
+                info!(rollout_id = %id, event_id, by, source, phase = %saga.phase.name(), "`{what}` for a rollout that already ended; ignored");
+                return Ok(Disposition::Ack);
+            }
+            Some(_) => info!(rollout_id = %id, event_id, by, source, "`{what}` received"),
+        }
+        self.drive(id, &command.cause(), command.input()).await?;
         Ok(Disposition::Ack)
     }
 

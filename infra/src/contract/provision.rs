@@ -1,6 +1,6 @@
 //! `infra_up` / `infra_down` on the emulator: idempotence, repair, and that the rules really route
-//! rollout requests to the intake queue and CodeDeploy events (of the chosen applications only) to
-//! the events queue.
+//! rollout requests, approvals and cancels (also on an upgraded installation) to the intake queue and
+//! CodeDeploy events (of the chosen applications only) to the events queue.
 
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use greenfleet_core::ports::{MessageQueue, SagaStore};
 use super::{emulator, saga, unique};
 use crate::dynamo::DynamoStore;
 use crate::provision::{
-    CODEDEPLOY_DETAIL_TYPES, Names, ProvisionOptions, QueueKind, ROLLOUT_REQUESTED, infra_down, infra_up,
+    CODEDEPLOY_DETAIL_TYPES, INTAKE_DETAIL_TYPES, Names, ProvisionOptions, QueueKind, ROLLOUT_APPROVED,
+    ROLLOUT_CANCEL_REQUESTED, ROLLOUT_REQUESTED, infra_down, infra_up,
 };
 use crate::sqs::SqsQueue;
 
@@ -131,4 +132,56 @@ async fn infra_up_is_idempotent_routes_events_and_infra_down_cleans_up() {
     }
     let ddb = aws_sdk_dynamodb::Client::new(&cfg);
     assert!(ddb.describe_table().table_name(&p.table).send().await.is_err(), "table should be deleted");
+}
+
+/// An installation made before approvals and cancels could be published: its `<prefix>-requests` rule
+/// matches `Rollout Requested` only. `infra up` gives it the new pattern, after which approvals and
+/// cancels on greenfleet's bus reach the intake queue (and greenfleet's own lifecycle events do not).
+#[tokio::test]
+async fn infra_up_upgrades_the_requests_rule_to_route_approvals_and_cancels() {
+    let cfg = emulator().await;
+    let names = Names::new(&unique("oprule")).expect("names");
+    let opts = ProvisionOptions { table_wait: Duration::from_secs(60), ..ProvisionOptions::default() };
+    let p = infra_up(&cfg, &names, &opts).await.expect("infra up");
+    let eb = aws_sdk_eventbridge::Client::new(&cfg);
+    let old = serde_json::json!({ "detail-type": [ROLLOUT_REQUESTED] }).to_string();
+    eb.put_rule()
+        .name(names.requests_rule())
+        .event_bus_name(&p.bus_name)
+        .event_pattern(&old)
+        .send()
+        .await
+        .expect("the rule as an older greenfleet made it");
+    let rule = eb.describe_rule().name(names.requests_rule()).event_bus_name(&p.bus_name).send().await.expect("rule");
+    assert_eq!(rule.event_pattern(), Some(old.as_str()), "the old pattern is in place");
+
+    assert_eq!(infra_up(&cfg, &names, &opts).await.expect("infra up again"), p);
+    let rule = eb.describe_rule().name(names.requests_rule()).event_bus_name(&p.bus_name).send().await.expect("rule");
+    let pattern: serde_json::Value = serde_json::from_str(rule.event_pattern().unwrap_or_default()).expect("JSON");
+    assert_eq!(pattern["detail-type"], serde_json::json!(INTAKE_DETAIL_TYPES));
+
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let intake = SqsQueue::new(sqs, p.intake.url.clone());
+    for (detail_type, source) in [
+        (ROLLOUT_APPROVED, "chatops.bot"),
+        (ROLLOUT_CANCEL_REQUESTED, "change.mgmt"),
+        ("Rollout Succeeded", "greenfleet"),
+    ] {
+        let detail = serde_json::json!({"rolloutId": "rel-routed", "by": "ops"});
+        let entry = PutEventsRequestEntry::builder()
+            .source(source)
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .event_bus_name(&p.bus_name)
+            .build();
+        put(&eb, entry).await;
+    }
+    let mut got: Vec<String> = envelopes(&intake, 3, 3_000)
+        .await
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    got.sort();
+    assert_eq!(got, [ROLLOUT_APPROVED, ROLLOUT_CANCEL_REQUESTED], "commands only, no lifecycle event");
+    infra_down(&cfg, &names).await.expect("infra down");
 }

@@ -4,7 +4,7 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
 use aws_sdk_eventbridge::types::{RuleState, Target};
 
-use super::{CODEDEPLOY_DETAIL_TYPES, ProvisionError, ROLLOUT_REQUESTED, aws_error};
+use super::{CODEDEPLOY_DETAIL_TYPES, INTAKE_DETAIL_TYPES, ProvisionError, aws_error};
 
 /// The one target id greenfleet puts on each of its rules.
 const TARGET_ID: &str = "greenfleet-queue";
@@ -21,9 +21,10 @@ pub(crate) fn codedeploy_pattern(applications: &[String]) -> String {
     p.to_string()
 }
 
-/// The pattern for rollout requests published on greenfleet's bus.
+/// The pattern for rollout requests, approvals and cancel requests published on greenfleet's bus.
+/// `PutRule` replaces a rule's pattern, so `infra up` gives an existing installation the new one.
 pub(crate) fn requests_pattern() -> String {
-    serde_json::json!({ "detail-type": [ROLLOUT_REQUESTED] }).to_string()
+    serde_json::json!({ "detail-type": INTAKE_DETAIL_TYPES }).to_string()
 }
 
 /// Creates the bus if missing; returns its ARN.
@@ -169,5 +170,16 @@ mod tests {
         let some: serde_json::Value =
             serde_json::from_str(&codedeploy_pattern(&["web".to_owned()])).unwrap_or_default();
         assert_eq!(some["detail"]["application"][0], "web");
+    }
+
+    #[test]
+    fn requests_pattern_routes_requests_approvals_and_cancels_only() {
+        let p: serde_json::Value = serde_json::from_str(&requests_pattern()).unwrap_or_default();
+        assert_eq!(
+            p,
+            serde_json::json!({
+                "detail-type": ["Rollout Requested", "Rollout Approved", "Rollout Cancel Requested"]
+            })
+        );
     }
 }
