@@ -93,7 +93,6 @@ pub fn decode(body: &[u8]) -> Result<QueuedEvent, String> {
 mod tests {
     use proptest::prelude::{Just, any, prop_oneof};
     use proptest::sample::Index;
-    use proptest::strategy::Strategy as _;
 
     use super::*;
 
@@ -173,7 +172,7 @@ mod tests {
         #[test]
         fn unknown_fields_are_ignored_wherever_aws_adds_them(
             key in any::<String>(),
-            value in leaf(),
+            value in crate::arbitrary::json_leaf(),
             in_detail in any::<bool>(),
         ) {
             let known = ["id", "detail-type", "source", "detail", "deploymentId", "state", "instanceId", "application",
@@ -188,7 +187,7 @@ mod tests {
         #[test]
         fn a_field_of_the_wrong_type_is_an_error_that_says_where(
             field in proptest::sample::select(vec!["source", "detail-type", "id", "detail", "deploymentId", "state", "instanceId"]),
-            value in prop_oneof![leaf(), Just(serde_json::json!([1, 2])), Just(serde_json::json!({"a": 1}))],
+            value in prop_oneof![crate::arbitrary::json_leaf(), Just(serde_json::json!([1, 2])), Just(serde_json::json!({"a": 1}))],
         ) {
             let wrong = match field {
                 "detail" => !value.is_object(),
@@ -233,15 +232,5 @@ mod tests {
             &serde_json::json!({"deploymentId": "d-1", "instanceId": "i-0abc", "state": "READY"}),
             INSTANCE_DETAIL_TYPE,
         )
-    }
-
-    /// A JSON leaf: null, a boolean, a number or a string.
-    fn leaf() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
-        prop_oneof![
-            Just(serde_json::Value::Null),
-            any::<bool>().prop_map(serde_json::Value::from),
-            any::<i64>().prop_map(serde_json::Value::from),
-            any::<String>().prop_map(serde_json::Value::from),
-        ]
     }
 }

@@ -11,6 +11,8 @@
 //! * [`trigger`] — trigger rules: event patterns ([`trigger_pattern`]) that start rollouts.
 //! * [`layout`] — names of queues, table, bus and rules, and the table's layout (one definition).
 
+#[cfg(test)]
+mod arbitrary;
 pub mod cloud;
 pub mod codedeploy_event;
 mod compensation;

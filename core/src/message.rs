@@ -121,19 +121,6 @@ mod tests {
         })
     }
 
-    /// A JSON leaf of any type, or a small array or object.
-    fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
-        prop_oneof![
-            Just(serde_json::Value::Null),
-            any::<bool>().prop_map(serde_json::Value::from),
-            any::<i64>().prop_map(serde_json::Value::from),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
-            any::<String>().prop_map(serde_json::Value::from),
-            Just(serde_json::json!([1, "a"])),
-            Just(serde_json::json!({"a": 1})),
-        ]
-    }
-
     #[test]
     fn a_wake_message_round_trips_and_carries_its_input() {
         let m = StepMessage::wake(&rollout(), 7, WakeKind::Poll, 3, Timestamp(1_000), 500);
@@ -171,7 +158,7 @@ mod tests {
             path in proptest::sample::select(vec![
                 "rolloutId", "id", "due", "body", "body.wake", "body.wake.fence", "body.wake.kind", "body.wake.seq",
             ]),
-            value in json(),
+            value in crate::arbitrary::json_value(),
         ) {
             let mut v = serde_json::to_value(StepMessage::wake(&rollout(), 1, WakeKind::Step, 2, Timestamp(5), 0)).unwrap();
             let right = match path {
@@ -192,7 +179,7 @@ mod tests {
         }
 
         #[test]
-        fn unknown_body_kinds_are_errors(kind in any::<String>(), value in json()) {
+        fn unknown_body_kinds_are_errors(kind in any::<String>(), value in crate::arbitrary::json_value()) {
             prop_assume!(!["wake", "cancel", "approve"].contains(&kind.as_str()));
             let v = serde_json::json!({"rolloutId": "rel-42", "id": "x", "due": 1, "body": {kind.as_str(): value}});
             prop_assert!(StepMessage::decode(&v.to_string()).is_err());

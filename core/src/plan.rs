@@ -223,34 +223,10 @@ mod tests {
         DeploymentGroupView, DeploymentType, GreenDeployment, GreenProvisioning, GreenState, GroupView, InstanceView,
         TagFilter,
     };
-    use crate::ids::{ElastigroupId, GreenDeploymentId, RequestId, Timestamp};
+    use crate::ids::{ElastigroupId, GreenDeploymentId, Timestamp};
     use crate::preflight::Rule;
-    use crate::request::{BundleType, S3Revision};
 
-    fn tag(k: &str, v: &str) -> Tag {
-        Tag::new(k, v).unwrap()
-    }
-
-    fn request() -> RolloutRequest {
-        RolloutRequest {
-            request_id: RequestId::parse("web-6.0").unwrap(),
-            elastigroup_id: ElastigroupId::parse("sig-1234abcd").unwrap(),
-            application: "web".into(),
-            deployment_group: "web-bg".into(),
-            revision: Revision::S3(S3Revision {
-                bucket: "artifacts".into(),
-                key: "web/6.0.zip".into(),
-                bundle_type: BundleType::Zip,
-                version: None,
-                e_tag: None,
-            }),
-            green_tags: vec![tag("version", "6.0")],
-            timeouts: Timeouts::default(),
-            health_check: None,
-            approval: ApprovalMode::Auto,
-            requested_by: "ci".into(),
-        }
-    }
+    use crate::scenarios::fixtures::{GROUP, ROLLOUT, request, tag};
 
     /// `running` blue instances (and `pending` launching) in a group of `capacity`, integrated with a
     /// correctly set up KEEP_ALIVE deployment group.
@@ -269,7 +245,7 @@ mod tests {
         let name = DeploymentGroupRef { application: "web".into(), deployment_group: "web-bg".into() };
         Inspection {
             group: GroupView {
-                id: ElastigroupId::parse("sig-1234abcd").unwrap(),
+                id: ElastigroupId::parse(GROUP).unwrap(),
                 name: "web".into(),
                 capacity,
                 tags: vec![tag("Name", "web")],
@@ -296,12 +272,12 @@ mod tests {
     fn keep_alive_capacity_goes_up_by_the_green_count_and_back_to_the_snapshot() {
         let r = plan(&request(), &seen(1, 0, cap(1, 1, 1)));
         assert!(r.accepted, "{r:?}");
-        assert_eq!(r.rollout_id.as_str(), "web-6.0");
+        assert_eq!(r.rollout_id.as_str(), ROLLOUT);
         let p = &r.plan;
         // F8's example: [Target 1, Min 1, Max 1] becomes [Target 2, Min 1, Max 2].
         assert_eq!(p.capacity, CapacityPlan { before: cap(1, 1, 1), during: cap(2, 1, 2), after: cap(1, 1, 1) });
         assert_eq!(p.launch.count, 1);
-        assert_eq!(p.launch.tags, vec![tag("greenfleet:rollout", "web-6.0"), tag("version", "6.0")]);
+        assert_eq!(p.launch.tags, vec![tag("greenfleet:rollout", ROLLOUT), tag("version", "6.0")]);
         assert_eq!(p.remove.instances, vec![InstanceId::parse("i-0000").unwrap()]);
         assert_eq!(p.remove.by, "greenfleet (KEEP_ALIVE)");
         assert_eq!(p.deployment.target_tags, p.launch.tags);

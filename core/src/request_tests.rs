@@ -161,7 +161,7 @@ fn committed_json_schema_is_up_to_date() {
 // Bad input, fuzzed: whatever arrives, `parse_request` never panics and every rejection names a field
 // (or `(document)`) and says what is wrong.
 
-use proptest::prelude::{Just, TestCaseError, any, prop_assert, prop_assert_eq, prop_assume, prop_oneof, proptest};
+use proptest::prelude::{TestCaseError, any, prop_assert, prop_assert_eq, prop_assume, prop_oneof, proptest};
 use proptest::sample::Index;
 use proptest::strategy::Strategy as _;
 
@@ -181,20 +181,9 @@ const FIELDS: [&str; 12] = [
     "requestedBy",
 ];
 
-/// A JSON leaf: null, a boolean, an integer, a float or a string.
-fn leaf() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
-    prop_oneof![
-        Just(serde_json::Value::Null),
-        any::<bool>().prop_map(serde_json::Value::from),
-        any::<i64>().prop_map(serde_json::Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
-        any::<String>().prop_map(serde_json::Value::from),
-    ]
-}
-
 /// Any JSON value, a few levels deep.
 fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
-    leaf().prop_recursive(3, 24, 4, |inner| {
+    crate::arbitrary::json_leaf().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
             proptest::collection::btree_map(any::<String>(), inner, 0..4)
@@ -326,7 +315,7 @@ proptest! {
     #[test]
     fn unknown_fields_are_named_anywhere(
         key in any::<String>(),
-        value in leaf(),
+        value in crate::arbitrary::json_leaf(),
         at in proptest::sample::select(vec!["", "revision.s3", "timeouts", "greenTags[0]", "healthCheck"]),
     ) {
         let known = ["schemaVersion", "requestId", "elastigroupId", "application", "deploymentGroup", "strategy",

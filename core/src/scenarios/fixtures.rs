@@ -13,15 +13,15 @@ use crate::ports::{LeaseKey, LeaseOutcome, RemoteError};
 use crate::request::{ApprovalMode, BundleType, HealthCheck, Revision, RolloutRequest, S3Revision, Timeouts};
 
 /// The Elastigroup every scenario rolls out on.
-pub(super) const GROUP: &str = "sig-1234abcd";
+pub(crate) const GROUP: &str = "sig-1234abcd";
 /// The rollout (and request) id.
-pub(super) const ROLLOUT: &str = "rel-42";
+pub(crate) const ROLLOUT: &str = "rel-42";
 /// The CodeDeploy deployment greenfleet creates.
 pub(super) const DEPLOYMENT: &str = "d-ABC123";
 /// Spot's Blue/Green deployment.
 pub(super) const GREEN_DEPLOYMENT: &str = "cdbg-42";
 
-pub(super) fn tag(key: &str, value: &str) -> Tag {
+pub(crate) fn tag(key: &str, value: &str) -> Tag {
     Tag::new(key, value).unwrap()
 }
 
@@ -52,7 +52,7 @@ pub(super) fn lease_keys() -> Vec<LeaseKey> {
 
 /// A request for `web/web-bg` on [`GROUP`]: S3 revision, green tag `version=6.0`, default timeouts,
 /// no gates.
-pub(super) fn request() -> RolloutRequest {
+pub(crate) fn request() -> RolloutRequest {
     RolloutRequest {
         request_id: RequestId::parse(ROLLOUT).unwrap(),
         elastigroup_id: ElastigroupId::parse(GROUP).unwrap(),

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod fixtures;
+pub(crate) mod fixtures;
 mod harness;
 mod walk;
 
