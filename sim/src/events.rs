@@ -4,7 +4,7 @@
 
 use greenfleet_core::cloud::{DeploymentGroupRef, EventState};
 use greenfleet_core::ids::{DeploymentId, InstanceId, Timestamp};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::model::Model;
 
@@ -74,10 +74,40 @@ fn deployment_group_arn(group: &DeploymentGroupRef) -> String {
 }
 
 /// What an event is about.
-pub(crate) struct Subject<'a> {
-    pub(crate) group: &'a DeploymentGroupRef,
-    pub(crate) deployment: &'a DeploymentId,
-    pub(crate) instance_group_id: &'a str,
+struct Subject<'a> {
+    group: &'a DeploymentGroupRef,
+    deployment: &'a DeploymentId,
+    instance_group_id: &'a str,
+}
+
+/// An EventBridge envelope, serialised with its keys in sorted order (as a `serde_json::Value` object
+/// prints them), written straight from borrowed fields: no `Value` tree is built for every event.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    account: &'static str,
+    detail: Detail<'a>,
+    #[serde(rename = "detail-type")]
+    detail_type: &'static str,
+    id: &'a str,
+    region: &'static str,
+    resources: Vec<String>,
+    source: &'static str,
+    time: String,
+    version: &'static str,
+}
+
+/// `detail` of a CodeDeploy state-change event, keys in sorted order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Detail<'a> {
+    application: &'a str,
+    deployment_group: &'a str,
+    deployment_id: &'a str,
+    instance_group_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_id: Option<&'a str>,
+    region: &'static str,
+    state: &'a str,
 }
 
 fn envelope(
@@ -87,47 +117,44 @@ fn envelope(
     state: &EventState,
     instance: Option<&InstanceId>,
 ) -> String {
-    let mut detail = json!({
-        "instanceGroupId": subject.instance_group_id,
-        "region": REGION,
-        "application": subject.group.application,
-        "deploymentId": subject.deployment.as_str(),
-        "state": state.as_str(),
-        "deploymentGroup": subject.group.deployment_group,
-    });
     let (detail_type, resources) = match instance {
-        Some(i) => {
-            detail["instanceId"] = json!(i.as_str());
-            (
-                INSTANCE_DETAIL_TYPE,
-                vec![
-                    format!("arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{i}"),
-                    deployment_group_arn(subject.group),
-                    application_arn(subject.group),
-                ],
-            )
-        }
+        Some(i) => (
+            INSTANCE_DETAIL_TYPE,
+            vec![
+                format!("arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{i}"),
+                deployment_group_arn(subject.group),
+                application_arn(subject.group),
+            ],
+        ),
         None => (DEPLOYMENT_DETAIL_TYPE, vec![application_arn(subject.group), deployment_group_arn(subject.group)]),
     };
-    json!({
-        "version": "0",
-        "id": id,
-        "detail-type": detail_type,
-        "source": "aws.codedeploy",
-        "account": ACCOUNT,
-        "time": rfc3339(time),
-        "region": REGION,
-        "resources": resources,
-        "detail": detail,
-    })
-    .to_string()
+    let envelope = Envelope {
+        account: ACCOUNT,
+        detail: Detail {
+            application: &subject.group.application,
+            deployment_group: &subject.group.deployment_group,
+            deployment_id: subject.deployment.as_str(),
+            instance_group_id: subject.instance_group_id,
+            instance_id: instance.map(InstanceId::as_str),
+            region: REGION,
+            state: state.as_str(),
+        },
+        detail_type,
+        id,
+        region: REGION,
+        resources,
+        source: "aws.codedeploy",
+        time: rfc3339(time),
+        version: "0",
+    };
+    // Plain strings and a list of strings always serialise.
+    serde_json::to_string(&envelope).unwrap_or_default()
 }
 
 impl Model {
-    /// Publishes one event at model time, unless an event fault loses it.
-    pub(crate) fn emit(&mut self, subject: &Subject<'_>, state: &EventState, instance: Option<&InstanceId>) {
+    /// Publishes one event about deployment `idx` at model time, unless an event fault loses it.
+    pub(crate) fn emit(&mut self, idx: usize, state: &EventState, instance: Option<&InstanceId>) {
         self.event_counter += 1;
-        let id = uuid_from(self.event_counter);
         let faults = &mut self.faults;
         if faults.drop_all_events {
             return;
@@ -136,9 +163,12 @@ impl Model {
             faults.drop_next_events -= 1;
             return;
         }
-        let body = envelope(&id, self.now, subject, state, instance);
-        if faults.duplicate_next_events > 0 {
-            faults.duplicate_next_events -= 1;
+        let id = uuid_from(self.event_counter);
+        let d = &self.deployments[idx];
+        let subject = Subject { group: &d.group, deployment: &d.id, instance_group_id: &d.instance_group_id };
+        let body = envelope(&id, self.now, &subject, state, instance);
+        if self.faults.duplicate_next_events > 0 {
+            self.faults.duplicate_next_events -= 1;
             self.events.push(body.clone());
         }
         self.events.push(body);
@@ -156,6 +186,67 @@ mod tests {
         assert_eq!(rfc3339(Timestamp(951_782_400_999)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(Timestamp(1_767_225_599_000)), "2025-12-31T23:59:59Z");
         assert_eq!(rfc3339_millis(Timestamp(1_529_494_501_745)), "2018-06-20T11:35:01.745Z");
+    }
+
+    /// The envelope as a `serde_json::Value` object prints it: what `envelope` must write byte for byte.
+    fn envelope_via_value(
+        id: &str,
+        time: Timestamp,
+        subject: &Subject<'_>,
+        state: &EventState,
+        instance: Option<&InstanceId>,
+    ) -> String {
+        let mut detail = serde_json::json!({
+            "instanceGroupId": subject.instance_group_id,
+            "region": REGION,
+            "application": subject.group.application,
+            "deploymentId": subject.deployment.as_str(),
+            "state": state.as_str(),
+            "deploymentGroup": subject.group.deployment_group,
+        });
+        let (detail_type, resources) = match instance {
+            Some(i) => {
+                detail["instanceId"] = serde_json::json!(i.as_str());
+                (
+                    INSTANCE_DETAIL_TYPE,
+                    vec![
+                        format!("arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{i}"),
+                        deployment_group_arn(subject.group),
+                        application_arn(subject.group),
+                    ],
+                )
+            }
+            None => (DEPLOYMENT_DETAIL_TYPE, vec![application_arn(subject.group), deployment_group_arn(subject.group)]),
+        };
+        serde_json::json!({
+            "version": "0", "id": id, "detail-type": detail_type, "source": "aws.codedeploy", "account": ACCOUNT,
+            "time": rfc3339(time), "region": REGION, "resources": resources, "detail": detail,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn envelopes_match_the_json_value_rendering_and_decode() {
+        let group = DeploymentGroupRef { application: "shop \"web\"".into(), deployment_group: "dg-1".into() };
+        let deployment = DeploymentId::parse("d-ABCDEFGH1").unwrap();
+        let subject = Subject { group: &group, deployment: &deployment, instance_group_id: "ig-\u{e9}" };
+        let instance = InstanceId::parse("i-0123456789abcdef0").unwrap();
+        let time = Timestamp(1_467_324_391_000);
+        for state in [EventState::Start, EventState::Ready, EventState::Unknown("ODD\n".into())] {
+            for inst in [None, Some(&instance)] {
+                let body = envelope("c071-id", time, &subject, &state, inst);
+                assert_eq!(body, envelope_via_value("c071-id", time, &subject, &state, inst));
+                let decoded = greenfleet_core::codedeploy_event::decode(body.as_bytes()).unwrap();
+                let greenfleet_core::codedeploy_event::QueuedEvent::CodeDeploy { event, application, .. } = decoded
+                else {
+                    panic!("not a CodeDeploy event: {body}")
+                };
+                assert_eq!(
+                    (event.state, event.instance.as_ref(), application.as_str()),
+                    (state.clone(), inst, "shop \"web\"")
+                );
+            }
+        }
     }
 
     #[test]
