@@ -4,7 +4,6 @@
 
 use greenfleet_core::cloud::{DeploymentGroupRef, EventState};
 use greenfleet_core::ids::{DeploymentId, InstanceId, Timestamp};
-use serde::Serialize;
 
 use crate::model::Model;
 
@@ -65,14 +64,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
-fn application_arn(group: &DeploymentGroupRef) -> String {
-    format!("arn:aws:codedeploy:{REGION}:{ACCOUNT}:application:{}", group.application)
-}
-
-fn deployment_group_arn(group: &DeploymentGroupRef) -> String {
-    format!("arn:aws:codedeploy:{REGION}:{ACCOUNT}:deploymentgroup:{}/{}", group.application, group.deployment_group)
-}
-
 /// What an event is about.
 struct Subject<'a> {
     group: &'a DeploymentGroupRef,
@@ -80,36 +71,28 @@ struct Subject<'a> {
     instance_group_id: &'a str,
 }
 
-/// An EventBridge envelope, serialised with its keys in sorted order (as a `serde_json::Value` object
-/// prints them), written straight from borrowed fields: no `Value` tree is built for every event.
-#[derive(Serialize)]
-struct Envelope<'a> {
-    account: &'static str,
-    detail: Detail<'a>,
-    #[serde(rename = "detail-type")]
-    detail_type: &'static str,
-    id: &'a str,
-    region: &'static str,
-    resources: Vec<String>,
-    source: &'static str,
-    time: String,
-    version: &'static str,
+/// Appends `s` as the inside of a JSON string, escaped exactly as `serde_json` escapes it.
+fn push_escaped(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push_str(s);
+    } else {
+        // A `&str` always serialises; the quotes serde_json adds are trimmed.
+        let quoted = serde_json::to_string(s).unwrap_or_default();
+        out.push_str(quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default());
+    }
 }
 
-/// `detail` of a CodeDeploy state-change event, keys in sorted order.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Detail<'a> {
-    application: &'a str,
-    deployment_group: &'a str,
-    deployment_id: &'a str,
-    instance_group_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    instance_id: Option<&'a str>,
-    region: &'static str,
-    state: &'a str,
+/// Appends `"key":"value"` (the value escaped) and a comma unless it is the object's last member.
+fn push_member(out: &mut String, key: &str, value: &str, last: bool) {
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":\"");
+    push_escaped(out, value);
+    out.push_str(if last { "\"" } else { "\"," });
 }
 
+/// The envelope JSON, written straight into one buffer (no `serde_json::Value` tree, no map of
+/// owned keys): the same bytes a `Value` object prints, keys in sorted order and compact.
 fn envelope(
     id: &str,
     time: Timestamp,
@@ -117,38 +100,71 @@ fn envelope(
     state: &EventState,
     instance: Option<&InstanceId>,
 ) -> String {
-    let (detail_type, resources) = match instance {
-        Some(i) => (
-            INSTANCE_DETAIL_TYPE,
-            vec![
-                format!("arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{i}"),
-                deployment_group_arn(subject.group),
-                application_arn(subject.group),
-            ],
-        ),
-        None => (DEPLOYMENT_DETAIL_TYPE, vec![application_arn(subject.group), deployment_group_arn(subject.group)]),
+    let group = subject.group;
+    let mut out = String::with_capacity(768);
+    out.push('{');
+    push_member(&mut out, "account", ACCOUNT, false);
+    out.push_str("\"detail\":{");
+    push_member(&mut out, "application", &group.application, false);
+    push_member(&mut out, "deploymentGroup", &group.deployment_group, false);
+    push_member(&mut out, "deploymentId", subject.deployment.as_str(), false);
+    push_member(&mut out, "instanceGroupId", subject.instance_group_id, false);
+    if let Some(i) = instance {
+        push_member(&mut out, "instanceId", i.as_str(), false);
+    }
+    push_member(&mut out, "region", REGION, false);
+    push_member(&mut out, "state", state.as_str(), true);
+    out.push_str("},");
+    let detail_type = if instance.is_some() { INSTANCE_DETAIL_TYPE } else { DEPLOYMENT_DETAIL_TYPE };
+    push_member(&mut out, "detail-type", detail_type, false);
+    push_member(&mut out, "id", id, false);
+    push_member(&mut out, "region", REGION, false);
+    out.push_str("\"resources\":[");
+    let application_arn = |out: &mut String| {
+        out.push_str("\"arn:aws:codedeploy:");
+        out.push_str(REGION);
+        out.push(':');
+        out.push_str(ACCOUNT);
+        out.push_str(":application:");
+        push_escaped(out, &group.application);
+        out.push('"');
     };
-    let envelope = Envelope {
-        account: ACCOUNT,
-        detail: Detail {
-            application: &subject.group.application,
-            deployment_group: &subject.group.deployment_group,
-            deployment_id: subject.deployment.as_str(),
-            instance_group_id: subject.instance_group_id,
-            instance_id: instance.map(InstanceId::as_str),
-            region: REGION,
-            state: state.as_str(),
-        },
-        detail_type,
-        id,
-        region: REGION,
-        resources,
-        source: "aws.codedeploy",
-        time: rfc3339(time),
-        version: "0",
+    let deployment_group_arn = |out: &mut String| {
+        out.push_str("\"arn:aws:codedeploy:");
+        out.push_str(REGION);
+        out.push(':');
+        out.push_str(ACCOUNT);
+        out.push_str(":deploymentgroup:");
+        push_escaped(out, &group.application);
+        out.push('/');
+        push_escaped(out, &group.deployment_group);
+        out.push('"');
     };
-    // Plain strings and a list of strings always serialise.
-    serde_json::to_string(&envelope).unwrap_or_default()
+    match instance {
+        Some(i) => {
+            out.push_str("\"arn:aws:ec2:");
+            out.push_str(REGION);
+            out.push(':');
+            out.push_str(ACCOUNT);
+            out.push_str(":instance/");
+            push_escaped(&mut out, i.as_str());
+            out.push_str("\",");
+            deployment_group_arn(&mut out);
+            out.push(',');
+            application_arn(&mut out);
+        }
+        None => {
+            application_arn(&mut out);
+            out.push(',');
+            deployment_group_arn(&mut out);
+        }
+    }
+    out.push_str("],");
+    push_member(&mut out, "source", "aws.codedeploy", false);
+    push_member(&mut out, "time", &rfc3339(time), false);
+    push_member(&mut out, "version", "0", true);
+    out.push('}');
+    out
 }
 
 impl Model {
@@ -186,6 +202,17 @@ mod tests {
         assert_eq!(rfc3339(Timestamp(951_782_400_999)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(Timestamp(1_767_225_599_000)), "2025-12-31T23:59:59Z");
         assert_eq!(rfc3339_millis(Timestamp(1_529_494_501_745)), "2018-06-20T11:35:01.745Z");
+    }
+
+    fn application_arn(group: &DeploymentGroupRef) -> String {
+        format!("arn:aws:codedeploy:{REGION}:{ACCOUNT}:application:{}", group.application)
+    }
+
+    fn deployment_group_arn(group: &DeploymentGroupRef) -> String {
+        format!(
+            "arn:aws:codedeploy:{REGION}:{ACCOUNT}:deploymentgroup:{}/{}",
+            group.application, group.deployment_group
+        )
     }
 
     /// The envelope as a `serde_json::Value` object prints it: what `envelope` must write byte for byte.
@@ -227,7 +254,7 @@ mod tests {
 
     #[test]
     fn envelopes_match_the_json_value_rendering_and_decode() {
-        let group = DeploymentGroupRef { application: "shop \"web\"".into(), deployment_group: "dg-1".into() };
+        let group = DeploymentGroupRef { application: "shop \"web\"".into(), deployment_group: "dg\\1\t".into() };
         let deployment = DeploymentId::parse("d-ABCDEFGH1").unwrap();
         let subject = Subject { group: &group, deployment: &deployment, instance_group_id: "ig-\u{e9}" };
         let instance = InstanceId::parse("i-0123456789abcdef0").unwrap();
