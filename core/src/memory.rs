@@ -78,7 +78,10 @@ impl MemoryStore {
 
     fn index(&self, saga: &Saga) {
         if let Some(d) = &saga.facts.deployment_id {
-            lock(&self.by_deployment).insert(d.clone(), saga.id.clone());
+            let mut index = lock(&self.by_deployment);
+            if index.get(d) != Some(&saga.id) {
+                index.insert(d.clone(), saga.id.clone());
+            }
         }
     }
 }
@@ -104,10 +107,8 @@ impl SagaStore for MemoryStore {
 
     async fn save(&self, saga: &Saga, expected_version: u64) -> Result<(), StoreError> {
         let mut sagas = lock(&self.sagas);
-        match sagas.get(&saga.id) {
-            Some(current) if current.version == expected_version => {
-                sagas.insert(saga.id.clone(), saga.clone());
-            }
+        match sagas.get_mut(&saga.id) {
+            Some(current) if current.version == expected_version => *current = saga.clone(),
             _ => return Err(StoreError::Conflict),
         }
         drop(sagas);

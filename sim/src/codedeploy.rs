@@ -10,7 +10,7 @@ use greenfleet_core::cloud::{
 use greenfleet_core::ids::{DeploymentId, InstanceId};
 use greenfleet_core::ports::RemoteError;
 
-use crate::events::{Subject, uuid_from};
+use crate::events::uuid_from;
 use crate::model::{Deployment, DeploymentGroupState, Model, Phase, TargetState, deployment_group_not_found};
 use crate::spot::tag_list;
 
@@ -176,7 +176,7 @@ impl Model {
                 d.started_at = Some(now);
                 d.phase = Phase::Started;
                 d.next_at = Some(now.plus_ms(step));
-                self.emit_for(idx, &EventState::Start, None);
+                self.emit(idx, &EventState::Start, None);
             }
             Phase::Started => self.evaluate_fleets(idx),
             Phase::Installing => self.install(idx),
@@ -239,7 +239,7 @@ impl Model {
         d.phase = Phase::Installing;
         d.next_at = Some(self.now.plus_ms(step));
         for i in d.targets.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>() {
-            self.emit_for(idx, &EventState::Start, Some(&i));
+            self.emit(idx, &EventState::Start, Some(&i));
         }
     }
 
@@ -264,7 +264,7 @@ impl Model {
             d.status = DeploymentStatus::Ready;
             d.phase = Phase::AwaitingContinue;
             d.next_at = Some(self.now.plus_ms(wait_ms));
-            self.emit_for(idx, &EventState::Ready, None);
+            self.emit(idx, &EventState::Ready, None);
         } else {
             self.set_targets(idx, TargetState::Succeeded, &EventState::Success);
             self.finish(idx, DeploymentStatus::Succeeded, None, &EventState::Success);
@@ -281,7 +281,7 @@ impl Model {
             }
         }
         for i in &changed {
-            self.emit_for(idx, event, Some(i));
+            self.emit(idx, event, Some(i));
         }
     }
 
@@ -293,14 +293,7 @@ impl Model {
         d.phase = Phase::Done;
         d.next_at = None;
         d.completed_at = Some(self.now);
-        self.emit_for(idx, event, None);
+        self.emit(idx, event, None);
         self.spot_follow(idx);
-    }
-
-    fn emit_for(&mut self, idx: usize, state: &EventState, instance: Option<&InstanceId>) {
-        let d = &self.deployments[idx];
-        let (group, id, instance_group_id) = (d.group.clone(), d.id.clone(), d.instance_group_id.clone());
-        let subject = Subject { group: &group, deployment: &id, instance_group_id: &instance_group_id };
-        self.emit(&subject, state, instance);
     }
 }

@@ -24,7 +24,12 @@ impl Cloud {
         act: impl FnOnce(&mut Model) -> Result<T, RemoteError>,
     ) -> Result<T, RemoteError> {
         let mut model = self.lock();
-        *model.api_calls.entry(op.to_owned()).or_default() += 1;
+        match model.api_calls.get_mut(op) {
+            Some(n) => *n += 1,
+            None => {
+                model.api_calls.insert(op.to_owned(), 1);
+            }
+        }
         if let Some(error) = model.faults.take_scripted(op) {
             return Err(error);
         }

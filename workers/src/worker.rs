@@ -286,9 +286,7 @@ impl Worker {
         while let Some(input) = inputs.pop_front() {
             let effects = self.transition(id, cause, input, first, &mut latest).await?;
             first = false;
-            for result in self.execute(id, effects).await? {
-                inputs.push_back(result);
-            }
+            queue_results(&mut inputs, self.execute(id, effects).await?);
         }
         self.settle(cause, latest).await;
         Ok(())
@@ -367,7 +365,7 @@ impl Worker {
         let mut inputs: VecDeque<Input> = self.execute(&id, effects).await?.into();
         while let Some(input) = inputs.pop_front() {
             let effects = self.transition(&id, cause, input, false, &mut latest).await?;
-            inputs.extend(self.execute(&id, effects).await?);
+            queue_results(&mut inputs, self.execute(&id, effects).await?);
         }
         self.settle(cause, latest).await;
         Ok(())
@@ -383,17 +381,22 @@ impl Worker {
         if !wakes || saga.phase.is_done() || saga.outbox.cause.as_deref() != Some(cause) {
             return;
         }
-        let mut next = saga.clone();
-        next.version = saga.version + 1;
+        // The chain is over: its saga can be written back as is, without a copy.
+        let mut next = saga;
+        let expected = next.version;
+        next.version = expected + 1;
         next.outbox.effects.clear();
-        if let Err(e) = self.deps.store.save(&next, saga.version).await {
-            debug!(rollout_id = %saga.id, error = %e, "outbox not cleared; a duplicate may repeat its effects");
+        if let Err(e) = self.deps.store.save(&next, expected).await {
+            debug!(rollout_id = %next.id, error = %e, "outbox not cleared; a duplicate may repeat its effects");
         }
     }
 
     /// Executes effects in order; call results come back as inputs.
     async fn execute(&self, id: &RolloutId, effects: Vec<Effect>) -> Result<Vec<Input>, WorkerError> {
-        let mut results = Vec::new();
+        // Sized for the call results up front: `Input` is large, and growing the vector would ask
+        // the allocator for ever bigger blocks on every message.
+        let calls = effects.iter().filter(|e| matches!(e, Effect::Call { .. })).count();
+        let mut results = Vec::with_capacity(calls);
         let now = self.deps.clock.now();
         for effect in effects {
             match effect {
@@ -409,6 +412,16 @@ impl Worker {
             }
         }
         Ok(results)
+    }
+}
+
+/// Appends call results to the inputs still to handle, reusing the results' allocation when nothing
+/// else is waiting (the usual case: one call at a time).
+fn queue_results(inputs: &mut VecDeque<Input>, results: Vec<Input>) {
+    if inputs.is_empty() {
+        *inputs = results.into();
+    } else {
+        inputs.extend(results);
     }
 }
 
