@@ -105,7 +105,6 @@ impl Cx {
                     } else if self.saga.stage >= MAX_ATTEMPTS {
                         self.skip_compensation(step, format!("{} green instances still attached", green.len()));
                     } else {
-                        self.saga.stage += 1;
                         self.note(format!("detaching and terminating {} green instances", green.len()));
                         let group = self.saga.request.elastigroup_id.clone();
                         self.call(Command::Detach { group, instances: green });
@@ -118,7 +117,12 @@ impl Cx {
                 CallResult::Detached(r) | CallResult::CapacitySet(r),
             ) => match r {
                 // Spot applies detaches and capacity changes asynchronously: read back after a pause.
-                Ok(()) => self.wake(WakeKind::Step, READBACK_DELAY_MS),
+                // `stage` counts the calls Spot accepted without the read-back agreeing; failed calls
+                // are bounded by `attempt` alone, so a fault burst gets every retry.
+                Ok(()) => {
+                    self.saga.stage += 1;
+                    self.wake(WakeKind::Step, READBACK_DELAY_MS);
+                }
                 Err(e) => self.compensation_retry(step, &e),
             },
             (Compensation::RestoreCapacity, CallResult::Inspected(r)) => match r {
@@ -177,7 +181,6 @@ impl Cx {
                 self.needs_attention_after_success(why, Compensation::RestoreCapacity.manual_instructions(&self.saga));
             }
         } else {
-            self.saga.stage += 1;
             self.note(format!("capacity is {now}; restoring {snapshot}"));
             self.call(Command::SetCapacity { group: seen.group.id.clone(), capacity: snapshot });
         }
@@ -262,7 +265,6 @@ impl Cx {
                     let todo = format!("detach and terminate {blue:?} from {}", self.saga.request.elastigroup_id);
                     self.needs_attention_after_success(why, todo);
                 } else {
-                    self.saga.stage += 1;
                     self.note(format!(
                         "Spot kept {} blue instances (KEEP_ALIVE); detaching and terminating them",
                         blue.len()
@@ -272,6 +274,8 @@ impl Cx {
             }
             (FinalizeStage::RestoreCapacity, CallResult::Inspected(Ok(seen))) => self.restore_capacity(&seen, false)?,
             (_, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(()))) => {
+                // As in compensation: only accepted calls count as rounds.
+                self.saga.stage += 1;
                 self.wake(WakeKind::Step, READBACK_DELAY_MS);
             }
             (_, CallResult::Inspected(Err(e)) | CallResult::Detached(Err(e)) | CallResult::CapacitySet(Err(e))) => {

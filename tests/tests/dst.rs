@@ -141,3 +141,12 @@ async fn regression_seed_37443_instances_launched_during_the_rollout_outlive_gre
 async fn regression_seed_10432_throttling_is_not_an_unhealthy_green() {
     assert_passes(&dst::check_seed(10_432).await);
 }
+
+/// Finalize detached the blue instances; someone then raised the group's capacity, so a new plain
+/// instance appeared, and the next six detaches hit a burst of 503s. The step gave up after five
+/// failures, because its round counter also counted the first, accepted detach. Fixed: rounds count
+/// only calls Spot accepted; failures are bounded by the retry budget alone (six).
+#[tokio::test]
+async fn regression_seed_1066951_a_successful_round_does_not_spend_a_retry() {
+    assert_passes(&dst::check_seed(1_066_951).await);
+}
