@@ -4,9 +4,11 @@
 //! * [`env`] — `spawn_env()`: an isolated installation per test on the AWS emulator, with the HTTP
 //!   simulator in-process and two real worker processes;
 //! * [`observer`] — reading greenfleet's lifecycle events off its bus, as a subscriber would;
-//! * [`process`] — the `greenfleet` binary and worker processes that never outlive their test.
+//! * [`process`] — the `greenfleet` binary and worker processes that never outlive their test;
+//! * [`readback`] — sagas, table items and queue contents read back, for assertions and waits.
 
 pub mod chaos;
 pub mod env;
 pub mod observer;
 pub mod process;
+pub mod readback;
