@@ -55,27 +55,102 @@ pub struct GroupView {
     pub codedeploy: Vec<DeploymentGroupRef>,
 }
 
-/// Lifecycle of an instance in an Elastigroup.
+/// Lifecycle of an instance of an Elastigroup, as greenfleet sees it: Spot's membership joined with
+/// EC2's state (see [`join_instances`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum InstanceState {
-    /// Requested or booting.
+    /// Requested, booting, not yet known to EC2, or stopped: not serving, but still the group's.
     Pending,
-    /// Running (`fulfilled` for spot, `running` on demand).
+    /// Running in EC2 (and `fulfilled` / `running` for Spot).
     Running,
-    /// On its way out.
+    /// Shutting down or terminated in EC2 (or on its way out of the group).
     Terminating,
 }
 
-/// An instance of an Elastigroup (`GET /aws/ec2/group/{id}/status`).
+/// An instance as Spot lists it (`GET /aws/ec2/group/{id}/status`). Spot's items carry no tags, and no
+/// Spot endpoint returns an instance's tags: those come from EC2 ([`Ec2Instance`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInstance {
+    /// EC2 instance id.
+    pub id: InstanceId,
+    /// What Spot's `status` says (`fulfilled` / `running` → Running; anything else is not yet running).
+    pub state: InstanceState,
+    /// Spot's `privateIp`.
+    pub private_ip: Option<String>,
+}
+
+/// EC2's `instanceState.name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ec2State {
+    /// `pending`.
+    Pending,
+    /// `running`.
+    Running,
+    /// `shutting-down`.
+    ShuttingDown,
+    /// `terminated`.
+    Terminated,
+    /// `stopping`.
+    Stopping,
+    /// `stopped`.
+    Stopped,
+    /// A name this build does not know, kept verbatim; treated as not running.
+    Other(String),
+}
+
+impl Ec2State {
+    /// Parses EC2's spelling (`InstanceStateName` in botocore's ec2 model).
+    #[must_use]
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "pending" => Self::Pending,
+            "running" => Self::Running,
+            "shutting-down" => Self::ShuttingDown,
+            "terminated" => Self::Terminated,
+            "stopping" => Self::Stopping,
+            "stopped" => Self::Stopped,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// EC2's spelling.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::ShuttingDown => "shutting-down",
+            Self::Terminated => "terminated",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// An instance as EC2 describes it (`DescribeInstances`): where CodeDeploy looks for its tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ec2Instance {
+    /// Its id.
+    pub id: InstanceId,
+    /// Its state.
+    pub state: Ec2State,
+    /// `privateIpAddress`.
+    pub private_ip: Option<String>,
+    /// Its tags, as CodeDeploy's tag filters see them. Tags land after the instance (F5), so this may lag.
+    pub tags: Vec<Tag>,
+}
+
+/// An instance of an Elastigroup with what EC2 says of it: the view every rule of the saga reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceView {
     /// EC2 instance id.
     pub id: InstanceId,
-    /// Its state.
+    /// Its state (see [`join_instances`]).
     pub state: InstanceState,
     /// Private IP, for health checks.
     pub private_ip: Option<String>,
-    /// The instance's tags. Tags land only after the instance is created (F5), so this may lag.
+    /// Its EC2 tags; empty while EC2 does not know the instance yet.
     pub tags: Vec<Tag>,
 }
 
@@ -85,6 +160,31 @@ impl InstanceView {
     pub fn has_all(&self, tags: &[Tag]) -> bool {
         tags.iter().all(|t| self.tags.contains(t))
     }
+}
+
+/// Joins Spot's list of a group's instances (which says what belongs to the group) with EC2's
+/// descriptions (which say their state and tags), in Spot's order. An instance EC2 does not describe
+/// yet is Pending with no tags; it is Running only when both Spot and EC2 say so, and Terminating
+/// when EC2 says it is shutting down or gone, whatever Spot still lists.
+#[must_use]
+pub fn join_instances(spot: &[GroupInstance], ec2: &[Ec2Instance]) -> Vec<InstanceView> {
+    spot.iter()
+        .map(|s| {
+            let described = ec2.iter().find(|e| e.id == s.id);
+            let state = match described.map(|e| &e.state) {
+                Some(Ec2State::ShuttingDown | Ec2State::Terminated) => InstanceState::Terminating,
+                _ if s.state == InstanceState::Terminating => InstanceState::Terminating,
+                Some(Ec2State::Running) if s.state == InstanceState::Running => InstanceState::Running,
+                _ => InstanceState::Pending,
+            };
+            InstanceView {
+                id: s.id.clone(),
+                state,
+                private_ip: described.and_then(|e| e.private_ip.clone()).or_else(|| s.private_ip.clone()),
+                tags: described.map(|e| e.tags.clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 /// State of Spot's CodeDeploy Blue/Green deployment. Spot documents only `STARTING`; the others mirror rolls.
@@ -221,6 +321,73 @@ impl fmt::Display for TagFilter {
     }
 }
 
+/// How a deployment group identifies its original (blue) fleet: `ec2TagFilters` (an instance matching
+/// *any* filter belongs) or `ec2TagSet` (an instance must match at least one filter of *every* set).
+/// CodeDeploy takes one form or the other, never both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlueSelector {
+    /// `ec2TagFilters`: OR over the filters.
+    Filters(Vec<TagFilter>),
+    /// `ec2TagSet.ec2TagSetList`: AND over the sets, OR within each.
+    TagSet(Vec<Vec<TagFilter>>),
+}
+
+impl BlueSelector {
+    /// The selector in the same form as `self` that picks exactly the instances carrying `tag`.
+    #[must_use]
+    pub fn only(&self, tag: &Tag) -> Self {
+        let filter = TagFilter { key: tag.key.clone(), value: tag.value.clone(), key_only: false };
+        match self {
+            Self::Filters(_) => Self::Filters(vec![filter]),
+            Self::TagSet(_) => Self::TagSet(vec![vec![filter]]),
+        }
+    }
+
+    /// Whether an instance with `tags` is part of the original fleet.
+    #[must_use]
+    pub fn matches(&self, tags: &[Tag]) -> bool {
+        match self {
+            Self::Filters(filters) => filters.iter().any(|f| f.matches(tags)),
+            Self::TagSet(sets) => {
+                let sets: Vec<_> = sets.iter().filter(|s| !s.is_empty()).collect();
+                !sets.is_empty() && sets.iter().all(|set| set.iter().any(|f| f.matches(tags)))
+            }
+        }
+    }
+
+    /// Whether it names no filter at all (then it selects nothing).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Self::Filters(f) => f.is_empty(),
+            Self::TagSet(sets) => sets.iter().all(Vec::is_empty),
+        }
+    }
+
+    /// `ec2TagFilters` or `ec2TagSet`, for messages.
+    #[must_use]
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Filters(_) => "ec2TagFilters",
+            Self::TagSet(_) => "ec2TagSet",
+        }
+    }
+}
+
+impl fmt::Display for BlueSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |filters: &[TagFilter]| filters.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ");
+        match self {
+            Self::Filters(filters) => f.write_str(&list(filters)),
+            Self::TagSet(sets) => {
+                let sets: Vec<String> =
+                    sets.iter().filter(|s| !s.is_empty()).map(|s| format!("({})", list(s))).collect();
+                f.write_str(&sets.join(" and "))
+            }
+        }
+    }
+}
+
 /// A CodeDeploy deployment group, as far as greenfleet cares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentGroupView {
@@ -234,8 +401,11 @@ pub struct DeploymentGroupView {
     pub blue_action: Option<BlueAction>,
     /// For Blue/Green: what happens when green is ready.
     pub ready_action: Option<ReadyAction>,
-    /// The EC2 tag filters that identify the original (blue) fleet.
-    pub ec2_tag_filters: Vec<TagFilter>,
+    /// The EC2 tags that identify the original (blue) fleet.
+    pub blue: BlueSelector,
+    /// `loadBalancerInfo` names a target group, classic load balancer or target group pair; Blue/Green
+    /// moves traffic through it and fails without one (`MISSING_ELB_INFORMATION`).
+    pub load_balancer: bool,
 }
 
 /// A deployment to create (`CreateDeployment`).
@@ -245,7 +415,9 @@ pub struct DeploymentSpec {
     pub group: DeploymentGroupRef,
     /// What to deploy.
     pub revision: crate::request::Revision,
-    /// Green instances are those carrying these tags.
+    /// Green instances are those carrying *any* of these tags: CodeDeploy ORs the filters of
+    /// `targetInstances.tagFilters`. greenfleet gives one, the unique `greenfleet:rollout=<id>`, so no
+    /// other instance (another application's, a leftover tagged `version=6.0`) can become a target.
     pub target_tags: Vec<Tag>,
     /// Free text; greenfleet writes `greenfleet rollout <id>` here so a retry can find it (F11).
     pub description: String,

@@ -1,5 +1,5 @@
-//! Compensation (undo after a failure, timeout or cancel) and Finalize (after success). Both read the
-//! group back to verify what they did (F7, F8).
+//! Compensation: undo after a failure, timeout or cancel, reading the group back to verify what it
+//! did (F7). Finalize, which shares the capacity read-back, is in `finalize`.
 
 use crate::cloud::{InstanceState, InstanceView};
 use crate::effect::{CallResult, Command, Inspection, WakeKind};
@@ -156,12 +156,12 @@ impl Cx {
     }
 
     /// Whether `tag` is this rollout's `greenfleet:rollout=<id>`.
-    fn is_rollout_tag(&self, tag: &crate::ids::Tag) -> bool {
+    pub(crate) fn is_rollout_tag(&self, tag: &crate::ids::Tag) -> bool {
         tag.key == ROLLOUT_TAG_KEY && tag.value == self.saga.id.as_str()
     }
 
     /// Sets capacity to the snapshot unless it already is; `compensating` says which step to go on to.
-    fn restore_capacity(&mut self, seen: &Inspection, compensating: bool) -> Result<(), SagaError> {
+    pub(crate) fn restore_capacity(&mut self, seen: &Inspection, compensating: bool) -> Result<(), SagaError> {
         let snapshot = self.saga.facts.snapshot.ok_or_else(|| self.invariant("no capacity snapshot to restore"))?;
         let now = seen.group.capacity;
         if now == snapshot {
@@ -169,9 +169,7 @@ impl Cx {
             if compensating {
                 self.next_compensation(&note);
             } else {
-                // Release gets its own timeline line, as every step does: `watch` shows it too.
-                self.note(note);
-                self.enter(Phase::Release, "releasing the leases");
+                self.advance(Phase::Finalize(FinalizeStage::PointBlue), note);
             }
         } else if self.saga.stage >= MAX_ATTEMPTS {
             let why = format!("capacity is {now}, expected {snapshot}");
@@ -214,80 +212,9 @@ impl Cx {
             self.done(Outcome::NeedsAttention { reason, left });
         }
     }
-
-    fn needs_attention_after_success(&mut self, why: String, instructions: String) {
-        self.call(Command::ReleaseLeases { keys: self.lease_keys() });
-        self.done(Outcome::NeedsAttention {
-            reason: format!("the deployment succeeded, but finalizing failed: {why}"),
-            left: vec![instructions],
-        });
-    }
-
-    pub(crate) fn on_finalize_result(&mut self, stage: FinalizeStage, result: CallResult) -> Result<(), SagaError> {
-        let retry = |cx: &mut Self, e: &RemoteError| {
-            let instructions = match stage {
-                FinalizeStage::RemoveBlue => format!(
-                    "detach and terminate the blue instances of {} that are still attached",
-                    cx.saga.request.elastigroup_id
-                ),
-                _ => Compensation::RestoreCapacity.manual_instructions(&cx.saga),
-            };
-            cx.retry(e, |cx, why| cx.needs_attention_after_success(why, instructions));
-        };
-        match (stage, result) {
-            (FinalizeStage::AwaitSpot, CallResult::Inspected(Ok(seen))) => {
-                let finished = seen.green.as_ref().is_none_or(|g| g.state.is_terminal());
-                if finished {
-                    let state = seen.green.as_ref().map_or("gone", |g| g.state.as_str()).to_owned();
-                    self.advance(
-                        Phase::Finalize(FinalizeStage::RemoveBlue),
-                        format!("Spot Blue/Green deployment {state}"),
-                    );
-                }
-            }
-            (FinalizeStage::AwaitSpot, CallResult::Inspected(Err(e))) => {
-                self.note(format!("could not read the group ({e}); will look again"))
-            }
-            (FinalizeStage::RemoveBlue, CallResult::Inspected(Ok(seen))) => {
-                // Blue is every instance without this rollout's tag: the snapshot's, and any the group
-                // launched meanwhile (someone raised its capacity), which would otherwise outlive green
-                // when capacity is restored (Spot scales in the newest first).
-                let blue: Vec<_> = seen
-                    .instances
-                    .iter()
-                    .filter(|i| i.state != InstanceState::Terminating && !i.tags.iter().any(|t| self.is_rollout_tag(t)))
-                    .map(|i| i.id.clone())
-                    .collect();
-                if blue.is_empty() {
-                    self.advance(Phase::Finalize(FinalizeStage::RestoreCapacity), "no blue instance left (read back)");
-                } else if self.saga.stage >= MAX_ATTEMPTS {
-                    let why = format!("{} blue instances still attached", blue.len());
-                    let todo = format!("detach and terminate {blue:?} from {}", self.saga.request.elastigroup_id);
-                    self.needs_attention_after_success(why, todo);
-                } else {
-                    self.note(format!(
-                        "Spot kept {} blue instances (KEEP_ALIVE); detaching and terminating them",
-                        blue.len()
-                    ));
-                    self.call(Command::Detach { group: seen.group.id.clone(), instances: blue });
-                }
-            }
-            (FinalizeStage::RestoreCapacity, CallResult::Inspected(Ok(seen))) => self.restore_capacity(&seen, false)?,
-            (_, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(()))) => {
-                // As in compensation: only accepted calls count as rounds.
-                self.saga.stage += 1;
-                self.wake(WakeKind::Step, READBACK_DELAY_MS);
-            }
-            (_, CallResult::Inspected(Err(e)) | CallResult::Detached(Err(e)) | CallResult::CapacitySet(Err(e))) => {
-                retry(self, &e)
-            }
-            (_, other) => self.note(format!("ignored a late result while finalizing: {}", result_name(&other))),
-        }
-        Ok(())
-    }
 }
 
-fn result_name(r: &CallResult) -> &'static str {
+pub(crate) fn result_name(r: &CallResult) -> &'static str {
     match r {
         CallResult::Inspected(_) => "Inspect",
         CallResult::LeasesAcquired(_) => "AcquireLeases",
@@ -299,6 +226,7 @@ fn result_name(r: &CallResult) -> &'static str {
         CallResult::Continued(_) => "ContinueDeployment",
         CallResult::DeploymentStopped(_) => "StopDeployment",
         CallResult::GreenStopped(_) => "StopGreen",
+        CallResult::BluePointed(_) => "PointBlue",
         CallResult::Detached(_) => "Detach",
         CallResult::CapacitySet(_) => "SetCapacity",
         CallResult::Health(_) => "CheckHealth",

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{
-    Capacity, DeploymentEvent, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView,
+    BlueSelector, Capacity, DeploymentEvent, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView,
     GreenDeployment, GreenSpec, GroupView, InstanceView,
 };
 use crate::event::LifecycleEvent;
@@ -86,6 +86,13 @@ pub enum Command {
     ContinueDeployment(DeploymentId),
     /// `StopDeployment`.
     StopDeployment(DeploymentId),
+    /// Point the deployment group's original-fleet tags at the new blue (`UpdateDeploymentGroup`).
+    PointBlue {
+        /// The deployment group.
+        group: DeploymentGroupRef,
+        /// Its new selector.
+        blue: BlueSelector,
+    },
     /// Stop Spot's Blue/Green deployment.
     StopGreen {
         /// The Elastigroup.
@@ -122,7 +129,8 @@ pub enum Command {
     },
 }
 
-/// What the shell read in one [`Command::Inspect`].
+/// What the shell read in one [`Command::Inspect`]. `instances` joins Spot's list of the group's
+/// instances with EC2's description of them ([`crate::cloud::join_instances`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inspection {
     /// The group.
@@ -161,6 +169,8 @@ pub enum CallResult {
     DeploymentStopped(Result<(), RemoteError>),
     /// [`Command::StopGreen`].
     GreenStopped(Result<(), RemoteError>),
+    /// [`Command::PointBlue`].
+    BluePointed(Result<(), RemoteError>),
     /// [`Command::Detach`].
     Detached(Result<(), RemoteError>),
     /// [`Command::SetCapacity`].

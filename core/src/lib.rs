@@ -18,6 +18,7 @@ pub mod codedeploy_event;
 mod compensation;
 pub mod effect;
 pub mod event;
+mod finalize;
 mod forward;
 pub mod ids;
 pub mod layout;

@@ -320,7 +320,9 @@ impl Cx {
         DeploymentSpec {
             group: self.saga.deployment_group(),
             revision: self.saga.request.revision.clone(),
-            target_tags: self.saga.request.all_green_tags(),
+            // The unique tag alone: CodeDeploy ORs target tag filters, so a shared tag such as
+            // `version=6.0` would also select every other instance in the account that carries it.
+            target_tags: vec![self.saga.request.rollout_tag()],
             description: deployment_description(&self.saga),
         }
     }

@@ -108,7 +108,7 @@ pub struct DeploymentPlan {
     pub deployment_group: DeploymentGroupRef,
     /// What it deploys.
     pub revision: Revision,
-    /// The tags that find the green instances.
+    /// The tags that find the green instances: the unique rollout tag alone (CodeDeploy ORs them).
     pub target_tags: Vec<Tag>,
     /// Its description (how a retry finds it, F11).
     pub description: String,
@@ -116,6 +116,20 @@ pub struct DeploymentPlan {
     pub blue_action: Option<BlueAction>,
     /// The deployment group's action at READY, when known.
     pub ready_action: Option<ReadyAction>,
+    /// How the deployment group's original-fleet tags change after success, when it was read.
+    pub blue_filter: Option<BlueFilterPlan>,
+}
+
+/// After success, greenfleet points the deployment group's tags at the new blue (`UpdateDeploymentGroup`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueFilterPlan {
+    /// `ec2TagFilters` or `ec2TagSet`.
+    pub field: String,
+    /// What it selects now.
+    pub before: String,
+    /// What it will select: this rollout's green, by its unique tag.
+    pub after: String,
 }
 
 /// The gates at READY.
@@ -184,7 +198,7 @@ pub fn plan(req: &RolloutRequest, seen: &Inspection) -> PlanReport {
     let plan = Plan {
         elastigroup: GroupPlan { id: seen.group.id.to_string(), name: seen.group.name.clone(), running, pending },
         capacity: CapacityPlan { before, during, after: before },
-        launch: LaunchPlan { count: running, tags: tags.clone() },
+        launch: LaunchPlan { count: running, tags },
         remove: RemovePlan { instances: blue, by: by.to_owned() },
         deployment: DeploymentPlan {
             deployment_group: DeploymentGroupRef {
@@ -192,10 +206,15 @@ pub fn plan(req: &RolloutRequest, seen: &Inspection) -> PlanReport {
                 deployment_group: req.deployment_group.clone(),
             },
             revision: req.revision.clone(),
-            target_tags: tags,
+            target_tags: vec![req.rollout_tag()],
             description: format!("greenfleet rollout {}", req.rollout_id()),
             blue_action,
             ready_action: dg.as_ref().and_then(|d| d.ready_action),
+            blue_filter: dg.as_ref().map(|d| BlueFilterPlan {
+                field: d.blue.field().to_owned(),
+                before: d.blue.to_string(),
+                after: d.blue.only(&req.rollout_tag()).to_string(),
+            }),
         },
         gates: Gates {
             health_check: req.health_check.clone(),
@@ -220,8 +239,8 @@ pub fn plan(req: &RolloutRequest, seen: &Inspection) -> PlanReport {
 mod tests {
     use super::*;
     use crate::cloud::{
-        DeploymentGroupView, DeploymentType, GreenDeployment, GreenProvisioning, GreenState, GroupView, InstanceView,
-        TagFilter,
+        BlueSelector, DeploymentGroupView, DeploymentType, GreenDeployment, GreenProvisioning, GreenState, GroupView,
+        InstanceView, TagFilter,
     };
     use crate::ids::{ElastigroupId, GreenDeploymentId, Timestamp};
     use crate::preflight::Rule;
@@ -259,7 +278,12 @@ mod tests {
                 green_provisioning: Some(GreenProvisioning::DiscoverExisting),
                 blue_action: Some(BlueAction::KeepAlive),
                 ready_action: Some(ReadyAction::StopDeployment),
-                ec2_tag_filters: vec![TagFilter { key: "fleet".into(), value: "blue".into(), key_only: false }],
+                blue: BlueSelector::Filters(vec![TagFilter {
+                    key: "fleet".into(),
+                    value: "blue".into(),
+                    key_only: false,
+                }]),
+                load_balancer: true,
             })),
         }
     }
@@ -280,7 +304,10 @@ mod tests {
         assert_eq!(p.launch.tags, vec![tag("greenfleet:rollout", ROLLOUT), tag("version", "6.0")]);
         assert_eq!(p.remove.instances, vec![InstanceId::parse("i-0000").unwrap()]);
         assert_eq!(p.remove.by, "greenfleet (KEEP_ALIVE)");
-        assert_eq!(p.deployment.target_tags, p.launch.tags);
+        assert_eq!(p.deployment.target_tags, vec![tag("greenfleet:rollout", ROLLOUT)]);
+        let filter = p.deployment.blue_filter.as_ref().unwrap();
+        assert_eq!((filter.field.as_str(), filter.before.as_str()), ("ec2TagFilters", "fleet=blue"));
+        assert_eq!(filter.after, format!("greenfleet:rollout={ROLLOUT}"));
         assert_eq!(p.deployment.ready_action, Some(ReadyAction::StopDeployment));
         assert!(p.notes.iter().any(|n| n.contains("F8")), "{:?}", p.notes);
     }
@@ -306,7 +333,7 @@ mod tests {
         let mut s = seen(2, 0, cap(2, 1, 2));
         s.group.codedeploy.clear();
         if let Some(Some(dg)) = &mut s.deployment_group {
-            dg.ec2_tag_filters.clear();
+            dg.blue = BlueSelector::Filters(vec![]);
         }
         let r = plan(&RolloutRequest { approval: ApprovalMode::Manual, ..request() }, &s);
         assert!(!r.accepted);

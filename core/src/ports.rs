@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{
-    Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, GreenDeployment, GreenSpec,
-    GroupView, InstanceView,
+    BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, Ec2Instance,
+    GreenDeployment, GreenSpec, GroupInstance, GroupView,
 };
 use crate::event::LifecycleEvent;
 use crate::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, RolloutId, Timestamp};
@@ -52,8 +52,9 @@ impl RemoteError {
 pub trait Elastigroups: Send + Sync {
     /// `GET /aws/ec2/group/{id}`.
     async fn group(&self, id: &ElastigroupId) -> Result<GroupView, RemoteError>;
-    /// `GET /aws/ec2/group/{id}/status`: the group's instances.
-    async fn instances(&self, id: &ElastigroupId) -> Result<Vec<InstanceView>, RemoteError>;
+    /// `GET /aws/ec2/group/{id}/status`: the group's instances, without tags (Spot returns none; read
+    /// them with [`Instances::describe`]).
+    async fn instances(&self, id: &ElastigroupId) -> Result<Vec<GroupInstance>, RemoteError>;
     /// `PUT /aws/ec2/group/{id}/capacity`.
     async fn set_capacity(&self, id: &ElastigroupId, capacity: Capacity) -> Result<(), RemoteError>;
     /// `PUT /aws/ec2/group/{id}/detachInstances`, terminating them and decrementing the target.
@@ -65,6 +66,14 @@ pub trait Elastigroups: Send + Sync {
     async fn green(&self, id: &ElastigroupId) -> Result<Option<GreenDeployment>, RemoteError>;
     /// `PUT …/codeDeploy/blueGreenDeployment/{deploymentId}/stop`.
     async fn stop_green(&self, id: &ElastigroupId, deployment: &GreenDeploymentId) -> Result<(), RemoteError>;
+}
+
+/// EC2, where CodeDeploy looks: the state and tags of instances.
+#[async_trait]
+pub trait Instances: Send + Sync {
+    /// `DescribeInstances` filtered by `instance-id` (all pages): the instances EC2 knows among `ids`.
+    /// An id EC2 does not know yet (just launched) is simply missing from the answer, not an error.
+    async fn describe(&self, ids: &[InstanceId]) -> Result<Vec<Ec2Instance>, RemoteError>;
 }
 
 /// CodeDeploy operations greenfleet performs.
@@ -80,6 +89,9 @@ pub trait Deployments: Send + Sync {
     async fn get(&self, id: &DeploymentId) -> Result<DeploymentView, RemoteError>;
     /// `ContinueDeployment(READY_WAIT)`.
     async fn continue_deployment(&self, id: &DeploymentId) -> Result<(), RemoteError>;
+    /// `UpdateDeploymentGroup` changing only the original fleet's tags: `ec2TagFilters` or `ec2TagSet`,
+    /// whichever form `blue` has (the other is not sent: both at once is `InvalidEC2TagCombinationException`).
+    async fn point_blue(&self, group: &DeploymentGroupRef, blue: &BlueSelector) -> Result<(), RemoteError>;
     /// `StopDeployment` with auto-rollback on.
     async fn stop(&self, id: &DeploymentId) -> Result<(), RemoteError>;
 }

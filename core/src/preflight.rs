@@ -5,8 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::{DeploymentType, GreenProvisioning, InstanceState, ReadyAction};
+use crate::cloud::{DeploymentGroupView, DeploymentType, GreenProvisioning, InstanceState, InstanceView, ReadyAction};
 use crate::effect::Inspection;
+use crate::ids::Tag;
 use crate::request::{ApprovalMode, RolloutRequest};
 
 /// A preflight rule.
@@ -18,8 +19,13 @@ pub enum Rule {
     BlueGreenStyle,
     /// F1: green fleet provisioning is DISCOVER_EXISTING ("manually provision instances").
     DiscoverExisting,
-    /// F1: it identifies blue by EC2 tag filters.
+    /// F1: it identifies blue by EC2 tags (`ec2TagFilters` or `ec2TagSet`).
     TagFilters,
+    /// F1: Blue/Green moves traffic through a load balancer (`loadBalancerInfo`).
+    LoadBalancer,
+    /// The deployment group's tags select every running instance of the group in EC2: CodeDeploy's
+    /// original fleet is whatever they select.
+    FilterSelectsBlue,
     /// F2: the Elastigroup's CodeDeploy integration names this application and deployment group.
     Integration,
     /// F3: the Elastigroup's own tags must not match the deployment group's tag filters.
@@ -38,7 +44,9 @@ impl fmt::Display for Rule {
             Self::DeploymentGroupExists => "F1 deployment group exists",
             Self::BlueGreenStyle => "F1 blue/green deployment type",
             Self::DiscoverExisting => "F1 discover existing instances",
-            Self::TagFilters => "F1 EC2 tag filters",
+            Self::TagFilters => "F1 EC2 tags identify blue",
+            Self::LoadBalancer => "F1 load balancer",
+            Self::FilterSelectsBlue => "F1 tags select every blue instance",
             Self::Integration => "F2 Elastigroup CodeDeploy integration",
             Self::GroupTagsNotInFilters => "F3 group tags are not blue/green tags",
             Self::GreenTagsDistinct => "F4 green tags differ from blue",
@@ -142,34 +150,20 @@ pub fn check(req: &RolloutRequest, seen: &Inspection) -> Verdict {
                     ),
                 );
             }
-            if dg.ec2_tag_filters.is_empty() {
+            if dg.deployment_type == DeploymentType::BlueGreen && !dg.load_balancer {
                 push(
-                    Rule::TagFilters,
+                    Rule::LoadBalancer,
                     format!(
-                        "deployment group {dg_name} has no EC2 tag filters; add filters that identify the current (blue) instances"
+                        "deployment group {dg_name} has no load balancer, and a Blue/Green deployment fails without one \
+                         (MISSING_ELB_INFORMATION); set loadBalancerInfo.targetGroupInfoList to the target group that \
+                         serves the application, with deploymentStyle.deploymentOption WITH_TRAFFIC_CONTROL"
                     ),
                 );
             }
-            for f in &dg.ec2_tag_filters {
-                if f.matches(&group.tags) {
-                    push(
-                        Rule::GroupTagsNotInFilters,
-                        format!(
-                            "the deployment group's tag filter `{f}` is also an Elastigroup tag, so every instance — green \
-                             included — counts as blue and CodeDeploy would see no replacement instances (F3); use tags \
-                             on the Elastigroup that identify the group, like Name and Owner, and keep blue/green tags off it"
-                        ),
-                    );
-                }
-                if f.matches(green_tags) {
-                    push(
-                        Rule::GreenTagsDistinct,
-                        format!(
-                            "green tags match the deployment group's tag filter `{f}`, so green would count as blue (F4); \
-                             choose green tags the filter does not match"
-                        ),
-                    );
-                }
+            let running: Vec<&InstanceView> =
+                seen.instances.iter().filter(|i| i.state == InstanceState::Running).collect();
+            for (rule, message) in blue_rules(dg, &group.tags, green_tags, &running, &req.rollout_tag()) {
+                push(rule, message);
             }
             let gated = req.approval == ApprovalMode::Manual || req.health_check.is_some();
             if gated && dg.ready_action != Some(ReadyAction::StopDeployment) {
@@ -189,4 +183,95 @@ pub fn check(req: &RolloutRequest, seen: &Inspection) -> Verdict {
         }
     }
     if v.is_empty() { Ok(warnings) } else { Err(v) }
+}
+
+/// F1, F3 and F4 over how the deployment group selects blue, against the tags EC2 holds.
+fn blue_rules(
+    dg: &DeploymentGroupView,
+    group_tags: &[Tag],
+    green_tags: &[Tag],
+    running: &[&InstanceView],
+    rollout_tag: &Tag,
+) -> Vec<(Rule, String)> {
+    let name = &dg.name;
+    let field = dg.blue.field();
+    if dg.blue.is_empty() {
+        return vec![(
+            Rule::TagFilters,
+            format!(
+                "deployment group {name} has no EC2 tag filters or tag set, so CodeDeploy finds no original (blue) \
+                 instances; {}",
+                suggest_filter(running, group_tags, green_tags)
+            ),
+        )];
+    }
+    let mut out = Vec::new();
+    if dg.blue.matches(group_tags) {
+        out.push((
+            Rule::GroupTagsNotInFilters,
+            format!(
+                "the deployment group's {field} `{}` match the Elastigroup's own tags, so every instance — green \
+                 included — counts as blue and CodeDeploy would see no replacement instances (F3); use tags on the \
+                 Elastigroup that identify the group, like Name and Owner, and keep blue/green tags off it",
+                dg.blue
+            ),
+        ));
+    } else {
+        let mut green: Vec<Tag> = group_tags.to_vec();
+        green.extend(green_tags.iter().cloned());
+        green.push(rollout_tag.clone());
+        if dg.blue.matches(&green) {
+            out.push((
+                Rule::GreenTagsDistinct,
+                format!(
+                    "green tags match the deployment group's {field} `{}`, so green would count as blue (F4); \
+                     choose green tags the filter does not match",
+                    dg.blue
+                ),
+            ));
+        }
+    }
+    let missed: Vec<String> = running.iter().filter(|i| !dg.blue.matches(&i.tags)).map(|i| i.id.to_string()).collect();
+    if !missed.is_empty() {
+        let shown = missed.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        let more = if missed.len() > 5 { format!(" and {} more", missed.len() - 5) } else { String::new() };
+        out.push((
+            Rule::FilterSelectsBlue,
+            format!(
+                "the deployment group's {field} `{}` do not select {} of the {} running instances in EC2 ({shown}{more}), \
+                 so CodeDeploy would leave them out of the original fleet; {}",
+                dg.blue,
+                missed.len(),
+                running.len(),
+                suggest_filter(running, group_tags, green_tags)
+            ),
+        ));
+    }
+    out
+}
+
+/// What to filter on: a tag every running instance carries in EC2 that is neither the group's own
+/// (F3) nor a green tag (F4), preferring the previous rollout's tag; or how to make one.
+fn suggest_filter(running: &[&InstanceView], group_tags: &[Tag], green_tags: &[Tag]) -> String {
+    let Some(first) = running.first() else {
+        return "filter on a tag that only the current (blue) instances carry".to_owned();
+    };
+    let mut shared: Vec<&Tag> = first
+        .tags
+        .iter()
+        .filter(|t| running.iter().all(|i| i.tags.contains(t)))
+        .filter(|t| !group_tags.contains(t) && !green_tags.iter().any(|g| g.key == t.key && g.value == t.value))
+        .collect();
+    shared.sort_by_key(|t| (t.key != crate::request::ROLLOUT_TAG_KEY, t.key.clone(), t.value.clone()));
+    match shared.first() {
+        Some(t) => format!(
+            "set the deployment group's EC2 tag filter to {}={} (KEY_AND_VALUE), which every running instance carries",
+            t.key, t.value
+        ),
+        None => format!(
+            "no tag is shared by every running instance apart from the Elastigroup's own: tag them (aws ec2 create-tags \
+             --resources {} --tags Key=fleet,Value=blue) and filter on that tag",
+            running.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(" ")
+        ),
+    }
 }

@@ -50,10 +50,17 @@ impl RolloutRequest {
         RolloutId::for_request(&self.request_id)
     }
 
+    /// The unique tag of this rollout's green instances, `greenfleet:rollout=<requestId>`: what the
+    /// CodeDeploy deployment targets, and after success what the deployment group selects as blue.
+    #[must_use]
+    pub fn rollout_tag(&self) -> Tag {
+        Tag { key: ROLLOUT_TAG_KEY.to_owned(), value: self.request_id.to_string() }
+    }
+
     /// All tags green instances carry: the unique rollout tag first, then the requested ones.
     #[must_use]
     pub fn all_green_tags(&self) -> Vec<Tag> {
-        let mut tags = vec![Tag { key: ROLLOUT_TAG_KEY.to_owned(), value: self.request_id.to_string() }];
+        let mut tags = vec![self.rollout_tag()];
         tags.extend(self.green_tags.iter().cloned());
         tags
     }

@@ -167,6 +167,9 @@ pub enum FinalizeStage {
     RemoveBlue,
     /// Restore capacity to the snapshot (F8) and read it back.
     RestoreCapacity,
+    /// Point the deployment group's original-fleet tags at the new blue (this rollout's tag), and read
+    /// them back, so the next rollout finds blue where CodeDeploy looks.
+    PointBlue,
 }
 
 /// Where a saga is. Forward steps follow the ARCHITECTURE step table.
@@ -190,7 +193,7 @@ pub enum Phase {
     Verify,
     /// Wait for a person's approval at READY.
     AwaitApproval,
-    /// Restore capacity, handle blue, verify.
+    /// Handle blue, restore capacity, point the deployment group at the new blue, verify each.
     Finalize(FinalizeStage),
     /// Release the leases.
     Release,

@@ -3,7 +3,7 @@
 use crate::cloud::GreenState;
 use crate::effect::{Command, WakeKind};
 use crate::machine::{Cx, DEPLOYMENT_POLL_MS, GREEN_POLL_MS, SagaError};
-use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
+use crate::saga::{FinalizeStage, Outcome, Phase};
 
 impl Cx {
     /// The current step's action: a call, and for waiting steps the next poll.
@@ -57,6 +57,7 @@ impl Cx {
             Phase::Finalize(FinalizeStage::RemoveBlue | FinalizeStage::RestoreCapacity) => {
                 self.call(inspect(None));
             }
+            Phase::Finalize(FinalizeStage::PointBlue) => self.call(inspect(Some(self.dg()))),
             Phase::Release => {
                 let keys = self.lease_keys();
                 self.call(Command::ReleaseLeases { keys });
@@ -126,13 +127,7 @@ impl Cx {
                 self.advance(Phase::Finalize(FinalizeStage::RemoveBlue), "Spot did not finish its Blue/Green deployment in time; finalizing anyway");
             }
             Phase::Finalize(stage) => {
-                let left = match stage {
-                    FinalizeStage::RemoveBlue => format!(
-                        "detach and terminate the blue instances {:?} of {}",
-                        self.saga.facts.blue, self.saga.request.elastigroup_id
-                    ),
-                    _ => Compensation::RestoreCapacity.manual_instructions(&self.saga),
-                };
+                let left = self.finalize_instructions(stage);
                 self.done(Outcome::NeedsAttention {
                     reason: format!("the deployment succeeded but Finalize({stage:?}) did not complete within 10 minutes"),
                     left: vec![left],

@@ -16,8 +16,8 @@ use aws_sdk_codedeploy::types::{
 use tracing::{debug, warn};
 
 use greenfleet_core::cloud::{
-    BlueAction, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus, DeploymentType,
-    DeploymentView, GreenProvisioning, InstanceCounts, ReadyAction, TagFilter,
+    BlueAction, BlueSelector, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus,
+    DeploymentType, DeploymentView, GreenProvisioning, InstanceCounts, ReadyAction, TagFilter,
 };
 use greenfleet_core::ids::{DeploymentId, Tag};
 use greenfleet_core::ports::{Deployments, RemoteError};
@@ -165,6 +165,25 @@ impl Deployments for CodeDeploySdk {
         Ok(())
     }
 
+    async fn point_blue(&self, group: &DeploymentGroupRef, blue: &BlueSelector) -> Result<(), RemoteError> {
+        let update = self
+            .client
+            .update_deployment_group()
+            .application_name(&group.application)
+            .current_deployment_group_name(&group.deployment_group);
+        // Only the form in use is sent: both at once is InvalidEC2TagCombinationException.
+        let update = match blue {
+            BlueSelector::Filters(f) => update.set_ec2_tag_filters(Some(sdk_filters(f))),
+            BlueSelector::TagSet(sets) => update.ec2_tag_set(
+                sdk::Ec2TagSet::builder()
+                    .set_ec2_tag_set_list(Some(sets.iter().map(|s| sdk_filters(s)).collect()))
+                    .build(),
+            ),
+        };
+        update.send().await.map_err(|e| remote_error("UpdateDeploymentGroup", &group.to_string(), &e))?;
+        Ok(())
+    }
+
     async fn stop(&self, id: &DeploymentId) -> Result<(), RemoteError> {
         let out = self
             .client
@@ -225,15 +244,40 @@ pub(crate) fn deployment_group_view(name: &DeploymentGroupRef, info: &Deployment
             Some(DeploymentReadyAction::StopDeployment) => Some(ReadyAction::StopDeployment),
             _ => None,
         };
-    let ec2_tag_filters = info.ec2_tag_filters().iter().filter_map(|f| tag_filter(name, f)).collect();
+    let filters = |list: &[Ec2TagFilter]| list.iter().filter_map(|f| tag_filter(name, f)).collect::<Vec<_>>();
+    // CodeDeploy keeps one form or the other: a group defined with a tag set has no filters.
+    let blue = match info.ec2_tag_set().map(sdk::Ec2TagSet::ec2_tag_set_list).filter(|sets| !sets.is_empty()) {
+        Some(sets) => BlueSelector::TagSet(sets.iter().map(|set| filters(set)).collect()),
+        None => BlueSelector::Filters(filters(info.ec2_tag_filters())),
+    };
+    let load_balancer = info.load_balancer_info().is_some_and(|lb| {
+        !lb.elb_info_list().is_empty()
+            || !lb.target_group_info_list().is_empty()
+            || !lb.target_group_pair_info_list().is_empty()
+    });
     DeploymentGroupView {
         name: name.clone(),
         deployment_type,
         green_provisioning,
         blue_action,
         ready_action,
-        ec2_tag_filters,
+        blue,
+        load_balancer,
     }
+}
+
+/// The `EC2TagFilter`s of a selector's filters (or of one of its sets).
+fn sdk_filters(filters: &[TagFilter]) -> Vec<Ec2TagFilter> {
+    filters
+        .iter()
+        .map(|f| {
+            if f.key_only {
+                Ec2TagFilter::builder().key(&f.key).r#type(Ec2TagFilterType::KeyOnly).build()
+            } else {
+                Ec2TagFilter::builder().key(&f.key).value(&f.value).r#type(Ec2TagFilterType::KeyAndValue).build()
+            }
+        })
+        .collect()
 }
 
 fn tag_filter(group: &DeploymentGroupRef, f: &Ec2TagFilter) -> Option<TagFilter> {
@@ -296,7 +340,8 @@ pub(crate) fn revision_location(revision: &Revision) -> RevisionLocation {
     }
 }
 
-/// Green instances: every one of `tags` (KEY_AND_VALUE).
+/// Green instances: those carrying *any* of `tags` (CodeDeploy ORs the filters of one list; greenfleet
+/// passes only the unique rollout tag).
 pub(crate) fn target_instances(tags: &[Tag]) -> TargetInstances {
     let filters = tags
         .iter()
@@ -449,12 +494,36 @@ mod tests {
         assert_eq!(view.blue_action, Some(BlueAction::KeepAlive));
         assert_eq!(view.ready_action, Some(ReadyAction::StopDeployment));
         assert_eq!(
-            view.ec2_tag_filters,
-            vec![
+            view.blue,
+            BlueSelector::Filters(vec![
                 TagFilter { key: "color".into(), value: "blue".into(), key_only: false },
                 TagFilter { key: "fleet".into(), value: String::new(), key_only: true },
-            ]
+            ])
         );
+        assert!(!view.load_balancer, "no loadBalancerInfo: preflight's F1 refuses it");
+    }
+
+    #[test]
+    fn a_group_with_a_tag_set_and_a_target_group_is_read_as_such() {
+        let set = |k: &str, v: &str| vec![filter(k, v, Ec2TagFilterType::KeyAndValue)];
+        let info = DeploymentGroupInfo::builder()
+            .ec2_tag_set(
+                sdk::Ec2TagSet::builder()
+                    .ec2_tag_set_list(set("Name", "web"))
+                    .ec2_tag_set_list(set("fleet", "blue"))
+                    .build(),
+            )
+            .load_balancer_info(
+                sdk::LoadBalancerInfo::builder()
+                    .target_group_info_list(sdk::TargetGroupInfo::builder().name("web-tg").build())
+                    .build(),
+            )
+            .build();
+        let view = deployment_group_view(&dg(), &info);
+        let f = |k: &str, v: &str| vec![TagFilter { key: k.into(), value: v.into(), key_only: false }];
+        assert_eq!(view.blue, BlueSelector::TagSet(vec![f("Name", "web"), f("fleet", "blue")]));
+        assert!(view.load_balancer);
+        assert_eq!(view.blue.to_string(), "(Name=web) and (fleet=blue)");
     }
 
     #[test]
@@ -462,7 +531,7 @@ mod tests {
         let view = deployment_group_view(&dg(), &DeploymentGroupInfo::builder().build());
         assert_eq!(view.deployment_type, DeploymentType::InPlace);
         assert_eq!((view.green_provisioning, view.blue_action, view.ready_action), (None, None, None));
-        assert!(view.ec2_tag_filters.is_empty());
+        assert!(view.blue.is_empty());
     }
 
     #[test]

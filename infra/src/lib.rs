@@ -2,6 +2,7 @@
 //!
 //! * [`spot`] — the Spot Elastigroup REST API (reqwest), implementing `Elastigroups`.
 //! * [`codedeploy`] — AWS CodeDeploy through the SDK, implementing `Deployments`.
+//! * [`ec2`] — EC2 `DescribeInstances` through the SDK, implementing `Instances` (state and tags, where CodeDeploy looks).
 //! * [`health`] — HTTP health checks against green instances, implementing `HealthProbe`.
 //! * [`sqs`] — SQS queues (intake, steps, events) implementing `MessageQueue`.
 //! * [`dynamo`] — the DynamoDB table: sagas (`SagaStore`) and leases (`Leases`).
@@ -12,6 +13,7 @@
 pub mod aws;
 pub mod codedeploy;
 pub mod dynamo;
+pub mod ec2;
 pub mod eventbridge;
 pub mod health;
 pub mod provision;

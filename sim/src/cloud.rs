@@ -73,6 +73,31 @@ impl Cloud {
         self.lock().add_deployment_group(view, ready_wait_minutes);
     }
 
+    /// A running EC2 instance that belongs to no Elastigroup (another application's, a leftover), with
+    /// `tags`: CodeDeploy's tag filters see it as much as any group's instance.
+    pub fn add_instance(&self, tags: Vec<greenfleet_core::ids::Tag>) -> greenfleet_core::ids::InstanceId {
+        self.lock().add_loose_instance(tags)
+    }
+
+    /// A deployment group as CodeDeploy would describe it now (its original-fleet tags change after
+    /// each successful rollout).
+    #[must_use]
+    pub fn deployment_group_view(&self, group: &DeploymentGroupRef) -> Option<DeploymentGroupView> {
+        self.lock().deployment_groups.get(group).map(|g| g.view.clone())
+    }
+
+    /// The deployments that targeted an instance, by id (to prove an instance was never deployed to).
+    #[must_use]
+    pub fn deployments_targeting(&self, instance: &greenfleet_core::ids::InstanceId) -> Vec<DeploymentId> {
+        let model = self.lock();
+        model
+            .deployments
+            .iter()
+            .filter(|d| d.targets.iter().any(|(i, _)| i == instance))
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
     /// Applies everything scheduled up to the clock's now, in time order.
     pub fn tick(&self) {
         drop(self.lock());

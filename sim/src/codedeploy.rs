@@ -4,10 +4,10 @@
 //! the NO_INSTANCES failures behind F3 and F4, ContinueDeployment, StopDeployment and the READY wait.
 
 use greenfleet_core::cloud::{
-    DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus, DeploymentType, DeploymentView,
-    EventState, GreenProvisioning, InstanceCounts, InstanceState, ReadyAction, TagFilter,
+    BlueSelector, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus, DeploymentType,
+    DeploymentView, EventState, GreenProvisioning, InstanceCounts, InstanceState, ReadyAction,
 };
-use greenfleet_core::ids::{DeploymentId, InstanceId};
+use greenfleet_core::ids::{DeploymentId, InstanceId, Tag};
 use greenfleet_core::ports::RemoteError;
 
 use crate::events::uuid_from;
@@ -18,10 +18,6 @@ fn rejected(code: &str, message: String) -> RemoteError {
     RemoteError::Rejected { code: code.to_owned(), message }
 }
 
-fn filter_list(filters: &[TagFilter]) -> String {
-    filters.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-}
-
 impl Model {
     pub(crate) fn add_deployment_group(&mut self, view: DeploymentGroupView, ready_wait_minutes: u32) {
         self.deployment_groups.insert(view.name.clone(), DeploymentGroupState { view, ready_wait_minutes, created: 0 });
@@ -29,6 +25,13 @@ impl Model {
 
     pub(crate) fn deployment_group(&self, group: &DeploymentGroupRef) -> Result<&DeploymentGroupState, RemoteError> {
         self.deployment_groups.get(group).ok_or_else(|| deployment_group_not_found(group))
+    }
+
+    /// `UpdateDeploymentGroup` changing only which tags select the original fleet.
+    pub(crate) fn point_blue(&mut self, group: &DeploymentGroupRef, blue: &BlueSelector) -> Result<(), RemoteError> {
+        let state = self.deployment_groups.get_mut(group).ok_or_else(|| deployment_group_not_found(group))?;
+        state.view.blue = blue.clone();
+        Ok(())
     }
 
     /// `CreateDeployment` with `targetInstances.tagFilters` = the green tags.
@@ -199,30 +202,45 @@ impl Model {
         }
     }
 
-    /// Finds the original fleet (the group's tag filters) and the replacement fleet (the target tags).
+    /// Finds the original fleet (whatever the deployment group's tags select: `ec2TagFilters` OR'ed,
+    /// `ec2TagSet` AND'ed across sets) and the replacement fleet (every running EC2 instance of the
+    /// account matching *any* of the target tag filters, which CodeDeploy ORs), as CodeDeploy does.
     fn evaluate_fleets(&mut self, idx: usize) {
         let d = &self.deployments[idx];
-        let filters = self.deployment_group(&d.group).map(|g| g.view.ec2_tag_filters.clone()).unwrap_or_default();
-        let is_original = |tags: &[_]| filters.iter().any(|f| f.matches(tags));
-        let replacement: Vec<_> = self
-            .all_instances()
-            .filter(|i| i.state == InstanceState::Running && d.target_tags.iter().all(|t| i.tags.contains(t)))
-            .collect();
+        let Ok(dg) = self.deployment_group(&d.group) else { return };
+        if !dg.view.load_balancer {
+            let message = format!(
+                "The deployment group '{}' has no load balancer information: a blue/green deployment with traffic \
+                 control needs loadBalancerInfo",
+                d.group.deployment_group
+            );
+            self.finish(
+                idx,
+                DeploymentStatus::Failed,
+                Some(("MISSING_ELB_INFORMATION".to_owned(), message)),
+                &EventState::Failure,
+            );
+            return;
+        }
+        let blue = &dg.view.blue;
+        let targeted = |tags: &[Tag]| d.target_tags.iter().any(|t| tags.contains(t));
+        let replacement: Vec<_> =
+            self.all_instances().filter(|i| i.state == InstanceState::Running && targeted(&i.tags)).collect();
         let green: Vec<InstanceId> =
-            replacement.iter().filter(|i| !is_original(&i.tags)).map(|i| i.id.clone()).collect();
+            replacement.iter().filter(|i| !blue.matches(&i.tags)).map(|i| i.id.clone()).collect();
         if green.is_empty() {
-            let (tags, filters) = (tag_list(&d.target_tags), filter_list(&filters));
-            let message = if replacement.is_empty() || is_original(&d.target_tags) {
-                // F4: the green tags select nothing, or select the blue fleet itself.
+            let (tags, filters) = (tag_list(&d.target_tags), blue.to_string());
+            let message = if replacement.is_empty() || blue.matches(&d.target_tags) {
+                // F4 (or F5 not waited for): the target tags select nothing running, or blue itself.
                 format!(
-                    "No instances found in the green fleet: no running instance carries the target tags [{tags}] \
-                     without also being in the original fleet (tag filters [{filters}])"
+                    "No instances found in the green fleet: no running instance carries any of the target tags \
+                     [{tags}] without also being in the original fleet (tags [{filters}])"
                 )
             } else {
-                // F3: green exists but also matches the group's filters, so it counts as original.
+                // F3/F4: green exists but also matches the group's tags, so it counts as original.
                 format!(
-                    "The deployment has no replacement instances: the green instances also match the deployment \
-                     group's tag filters [{filters}], so every instance is part of the original fleet"
+                    "The deployment has no replacement instances: the instances tagged [{tags}] also match the \
+                     deployment group's tags [{filters}], so every instance is part of the original fleet"
                 )
             };
             self.finish(

@@ -8,7 +8,8 @@ use greenfleet_core::ids::InstanceId;
 use greenfleet_core::ports::RemoteError;
 
 /// The port methods whose calls can be scripted to fail (`fail_next`) or to lose their response
-/// (`lose_response`), spelled as the methods of core's `Elastigroups` and `Deployments` traits.
+/// (`lose_response`), spelled as the methods of core's `Elastigroups` and `Deployments` traits
+/// (`describe_instances` is the `Instances` port's `describe`).
 pub const OPS: &[&str] = &[
     "group",
     "instances",
@@ -17,17 +18,19 @@ pub const OPS: &[&str] = &[
     "start_green",
     "green",
     "stop_green",
+    "describe_instances",
     "deployment_group",
     "create",
     "find",
     "get",
     "continue_deployment",
+    "point_blue",
     "stop",
 ];
 
 /// The operations of [`OPS`] that change something in Spot or CodeDeploy; the rest only read.
 pub const WRITE_OPS: &[&str] =
-    &["set_capacity", "detach", "start_green", "stop_green", "create", "continue_deployment", "stop"];
+    &["set_capacity", "detach", "start_green", "stop_green", "create", "continue_deployment", "point_blue", "stop"];
 
 /// How a deployment fails when a failure fault is set for its deployment group.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

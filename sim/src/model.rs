@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use greenfleet_core::cloud::{
-    BlueAction, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentStatus, GreenDeployment, InstanceState,
-    InstanceView, ReadyAction,
+    BlueAction, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentStatus, Ec2Instance, Ec2State,
+    GreenDeployment, GroupInstance, InstanceState, InstanceView, ReadyAction,
 };
 use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, InvalidId, Tag, Timestamp};
 use greenfleet_core::ports::RemoteError;
@@ -18,7 +18,7 @@ use crate::faults::Faults;
 /// How to create an Elastigroup in the model ([`crate::Cloud::add_group`]). In JSON (the simulator's
 /// `POST /_sim/groups`) the fields are camelCase and the tag and deployment-group lists may be omitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupSetup {
     /// `sig-…`.
     pub id: ElastigroupId,
@@ -85,6 +85,7 @@ impl Instance {
         }
     }
 
+    /// The model's whole view of it (tests and the admin face): Spot's state with EC2's tags.
     pub(crate) fn view(&self) -> InstanceView {
         InstanceView {
             id: self.id.clone(),
@@ -92,6 +93,21 @@ impl Instance {
             private_ip: Some(self.ip.clone()),
             tags: self.tags.clone(),
         }
+    }
+
+    /// What Spot lists (`GET …/status`): no tags, as the real API.
+    pub(crate) fn spot_view(&self) -> GroupInstance {
+        GroupInstance { id: self.id.clone(), state: self.state, private_ip: Some(self.ip.clone()) }
+    }
+
+    /// What EC2 describes (`DescribeInstances`): its state and the tags that have landed.
+    pub(crate) fn ec2_view(&self) -> Ec2Instance {
+        let state = match self.state {
+            InstanceState::Pending => Ec2State::Pending,
+            InstanceState::Running => Ec2State::Running,
+            InstanceState::Terminating => Ec2State::ShuttingDown,
+        };
+        Ec2Instance { id: self.id.clone(), state, private_ip: Some(self.ip.clone()), tags: self.tags.clone() }
     }
 }
 
@@ -207,6 +223,9 @@ pub(crate) struct Model {
     /// Model time: the clock reading of the last tick, or the due time of the happening being applied.
     pub(crate) now: Timestamp,
     pub(crate) groups: BTreeMap<ElastigroupId, Group>,
+    /// EC2 instances of the account that belong to no Elastigroup (another application's, a leftover):
+    /// CodeDeploy's tag filters see them as much as any group's.
+    pub(crate) loose: Vec<Instance>,
     pub(crate) deployment_groups: BTreeMap<DeploymentGroupRef, DeploymentGroupState>,
     /// In creation order.
     pub(crate) deployments: Vec<Deployment>,
@@ -281,9 +300,33 @@ impl Model {
             .ok_or_else(|| RemoteError::NotFound(format!("deployment {id} not found")))
     }
 
-    /// Every instance of every group, with the group it belongs to.
+    /// Every EC2 instance of the account: those of every group, then the loose ones.
     pub(crate) fn all_instances(&self) -> impl Iterator<Item = &Instance> {
-        self.groups.values().flat_map(|g| g.instances.iter())
+        self.groups.values().flat_map(|g| g.instances.iter()).chain(self.loose.iter())
+    }
+
+    /// A running EC2 instance outside every Elastigroup, carrying `tags`.
+    pub(crate) fn add_loose_instance(&mut self, tags: Vec<Tag>) -> InstanceId {
+        let id = self.next_instance_id();
+        let ip = self.next_ip();
+        self.loose.push(Instance {
+            id: id.clone(),
+            state: InstanceState::Running,
+            ip,
+            created_at: self.now,
+            tags,
+            running_at: Some(self.now),
+            late_tags: Vec::new(),
+            tag_delay_ms: 0,
+            gone_at: None,
+            green_of: None,
+        });
+        id
+    }
+
+    /// `DescribeInstances` filtered by instance id: every EC2 instance among `ids`, in `ids` order.
+    pub(crate) fn describe(&self, ids: &[InstanceId]) -> Vec<Ec2Instance> {
+        ids.iter().filter_map(|id| self.all_instances().find(|i| &i.id == id)).map(Instance::ec2_view).collect()
     }
 }
 

@@ -1,15 +1,15 @@
-//! core's `Elastigroups` and `Deployments` ports, served by the model. Every call first catches the
+//! core's `Elastigroups`, `Instances` (EC2) and `Deployments` ports, served by the model. Every call first catches the
 //! model up with the clock, then consumes a scripted error for its operation if one is queued (the call
 //! then does nothing), then acts, then may lose its response (the action stands, the caller sees
 //! `Unavailable`).
 
 use async_trait::async_trait;
 use greenfleet_core::cloud::{
-    Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, GreenDeployment, GreenSpec,
-    GroupView, InstanceView,
+    BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, Ec2Instance,
+    GreenDeployment, GreenSpec, GroupInstance, GroupView,
 };
 use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId};
-use greenfleet_core::ports::{Deployments, Elastigroups, RemoteError};
+use greenfleet_core::ports::{Deployments, Elastigroups, Instances, RemoteError};
 
 use crate::cloud::Cloud;
 use crate::model::Model;
@@ -49,7 +49,7 @@ impl Elastigroups for Cloud {
         self.call("group", |m| m.group_view(id))
     }
 
-    async fn instances(&self, id: &ElastigroupId) -> Result<Vec<InstanceView>, RemoteError> {
+    async fn instances(&self, id: &ElastigroupId) -> Result<Vec<GroupInstance>, RemoteError> {
         self.call("instances", |m| m.instance_views(id))
     }
 
@@ -75,6 +75,13 @@ impl Elastigroups for Cloud {
 }
 
 #[async_trait]
+impl Instances for Cloud {
+    async fn describe(&self, ids: &[InstanceId]) -> Result<Vec<Ec2Instance>, RemoteError> {
+        self.call("describe_instances", |m| Ok(m.describe(ids)))
+    }
+}
+
+#[async_trait]
 impl Deployments for Cloud {
     async fn deployment_group(&self, group: &DeploymentGroupRef) -> Result<DeploymentGroupView, RemoteError> {
         self.call("deployment_group", |m| m.deployment_group(group).map(|g| g.view.clone()))
@@ -94,6 +101,10 @@ impl Deployments for Cloud {
 
     async fn continue_deployment(&self, id: &DeploymentId) -> Result<(), RemoteError> {
         self.call("continue_deployment", |m| m.continue_deployment(id))
+    }
+
+    async fn point_blue(&self, group: &DeploymentGroupRef, blue: &BlueSelector) -> Result<(), RemoteError> {
+        self.call("point_blue", |m| m.point_blue(group, blue))
     }
 
     async fn stop(&self, id: &DeploymentId) -> Result<(), RemoteError> {

@@ -4,8 +4,8 @@
 //! group's blue action) or Failed (green and raised capacity left behind, F7).
 
 use greenfleet_core::cloud::{
-    BlueAction, Capacity, DeploymentStatus, GreenDeployment, GreenSpec, GreenState, GroupView, InstanceState,
-    InstanceView,
+    BlueAction, Capacity, DeploymentStatus, GreenDeployment, GreenSpec, GreenState, GroupInstance, GroupView,
+    InstanceState,
 };
 use greenfleet_core::ids::{ElastigroupId, GreenDeploymentId, InstanceId, Tag, Timestamp};
 use greenfleet_core::ports::RemoteError;
@@ -67,8 +67,8 @@ impl Model {
         })
     }
 
-    pub(crate) fn instance_views(&self, id: &ElastigroupId) -> Result<Vec<InstanceView>, RemoteError> {
-        Ok(self.group(id)?.instances.iter().map(Instance::view).collect())
+    pub(crate) fn instance_views(&self, id: &ElastigroupId) -> Result<Vec<GroupInstance>, RemoteError> {
+        Ok(self.group(id)?.instances.iter().map(Instance::spot_view).collect())
     }
 
     /// `PUT …/capacity`: validated, then the instance count follows the target (unless a B/G runs).

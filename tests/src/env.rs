@@ -185,6 +185,7 @@ impl TestEnv {
             ("GREENFLEET_PREFIX", self.prefix.clone()),
             ("GREENFLEET_SPOT_URL", self.sim_url.clone()),
             ("AWS_ENDPOINT_URL_CODEDEPLOY", self.sim_url.clone()),
+            ("AWS_ENDPOINT_URL_EC2", self.sim_url.clone()),
             ("SPOTINST_TOKEN", self.spot_token.clone()),
             // Debug for the worker module: its log then says how each message was handled
             // (redelivered, lost race, duplicate), which is what a failing test needs.
@@ -321,7 +322,8 @@ impl TestEnv {
     }
 
     /// [`Self::cli`] with the settings that point a command at this environment's simulator as Spot and
-    /// CodeDeploy (`GREENFLEET_SPOT_URL`, `SPOTINST_TOKEN`, `AWS_ENDPOINT_URL_CODEDEPLOY`), plus `vars`
+    /// CodeDeploy and EC2 (`GREENFLEET_SPOT_URL`, `SPOTINST_TOKEN`, `AWS_ENDPOINT_URL_CODEDEPLOY`,
+    /// `AWS_ENDPOINT_URL_EC2`), plus `vars`
     /// (which win), for commands that call them themselves (`plan`); returns exit code, stdout, stderr.
     ///
     /// # Panics
@@ -332,6 +334,7 @@ impl TestEnv {
             .env("GREENFLEET_PREFIX", &self.prefix)
             .env("GREENFLEET_SPOT_URL", &self.sim_url)
             .env("AWS_ENDPOINT_URL_CODEDEPLOY", &self.sim_url)
+            .env("AWS_ENDPOINT_URL_EC2", &self.sim_url)
             .env("SPOTINST_TOKEN", &self.spot_token)
             .envs(vars.iter().copied())
             .stdin(std::process::Stdio::null());
@@ -427,6 +430,14 @@ impl TestEnv {
         let mut config = SpotConfig::new(SpotToken::new(self.spot_token.clone()));
         config.base_url.clone_from(&self.sim_url);
         SpotHttpClient::new(config).expect("a Spot client for the simulator")
+    }
+
+    /// An EC2 client for the simulator's EC2 face (what the workers use), to read instance tags back
+    /// where CodeDeploy looks.
+    #[must_use]
+    pub fn ec2(&self) -> greenfleet_infra::ec2::Ec2Sdk {
+        let config = self.sdk.to_builder().endpoint_url(&self.sim_url).build();
+        greenfleet_infra::ec2::Ec2Sdk::from_config(&config)
     }
 
     /// The observer of this environment's lifecycle events, created on first call. Create it before

@@ -157,13 +157,20 @@ async fn keep_alive_capacity_raised_by_spot_is_restored_and_read_back_through_th
     // Read back through Spot's REST API, as an operator's tooling would.
     let g = spot.group(&s.group.id).await.expect("Spot: read the group");
     assert_eq!(g.capacity, cap(1, 1, 1), "capacity through the Spot API; samples {samples:?}");
-    let instances = spot.instances(&s.group.id).await.expect("Spot: read the instances");
+    // Spot lists the group's instances; their tags are read from EC2, where CodeDeploy looks.
+    let listed = spot.instances(&s.group.id).await.expect("Spot: read the instances");
+    let ids: Vec<_> = listed.iter().map(|i| i.id.clone()).collect();
+    let described = greenfleet_core::ports::Instances::describe(&env.ec2(), &ids).await.expect("EC2: describe them");
+    let instances = greenfleet_core::cloud::join_instances(&listed, &described);
     let live: Vec<_> = instances.iter().filter(|i| i.state != InstanceState::Terminating).collect();
     assert_eq!(live.len(), 1, "one instance serves: {instances:?}");
     assert!(
         live.iter().all(|i| i.tags.iter().any(|t| t.key == ROLLOUT_TAG_KEY && t.value == "search-6.0")),
         "the instance that serves is green: {instances:?}"
     );
+    // The deployment group now selects the new blue, ready for the next rollout.
+    let dg = env.cloud.deployment_group_view(&s.deployment_group.name).expect("the deployment group");
+    assert_eq!(dg.blue.to_string(), "greenfleet:rollout=search-6.0");
     assert_eq!(counters(&env, &s), (1, 1));
     env.shutdown().await;
 }

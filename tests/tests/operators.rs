@@ -113,8 +113,8 @@ const CASES: &[Case] = &[
     },
     Case {
         what: "no EC2 tag filters (F1)",
-        rule: "[F1 EC2 tag filters]",
-        change: |s, _, _| s.deployment_group.ec2_tag_filters.clear(),
+        rule: "[F1 EC2 tags identify blue]",
+        change: |s, _, _| s.deployment_group.blue = greenfleet_core::cloud::BlueSelector::Filters(vec![]),
     },
     Case {
         what: "no deployment group (F1)",

@@ -10,6 +10,7 @@ use clap::Args;
 use greenfleet_core::ports::Clock;
 use greenfleet_infra::codedeploy::CodeDeploySdk;
 use greenfleet_infra::dynamo::DynamoStore;
+use greenfleet_infra::ec2::Ec2Sdk;
 use greenfleet_infra::eventbridge::EventBridgeBus;
 use greenfleet_infra::health::HttpHealthProbe;
 use greenfleet_infra::provision::{self, Located, Names};
@@ -98,6 +99,7 @@ impl Connected {
         let health = HttpHealthProbe::new().context("setting up the health-check client")?;
         let executor = Executor {
             elastigroups: Arc::new(spot),
+            instances: Arc::new(Ec2Sdk::from_config(&self.sdk)),
             deployments: Arc::new(CodeDeploySdk::from_config(&self.sdk)),
             leases: self.store.clone(),
             health: Arc::new(health),

@@ -64,6 +64,7 @@ impl Embedded {
         let bus = Arc::new(MemoryBus::default());
         let executor = Executor {
             elastigroups: Arc::new(cloud.clone()),
+            instances: Arc::new(cloud.clone()),
             deployments: Arc::new(cloud.clone()),
             leases: leases.clone(),
             health: Arc::new(SimHealth(cloud.clone())),

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use greenfleet_core::cloud::{GreenDeployment, GreenSpec};
+use greenfleet_core::cloud::{GreenDeployment, GreenSpec, InstanceView, join_instances};
 use greenfleet_core::effect::{CallResult, Command, HealthRound, Inspection};
 use greenfleet_core::ids::{ElastigroupId, InstanceId, RolloutId, Timestamp};
-use greenfleet_core::ports::{Deployments, Elastigroups, HealthProbe, Leases, RemoteError, StoreError};
+use greenfleet_core::ports::{Deployments, Elastigroups, HealthProbe, Instances, Leases, RemoteError, StoreError};
 use greenfleet_core::request::ROLLOUT_TAG_KEY;
 
 /// The ports a command may need.
@@ -15,12 +15,28 @@ use greenfleet_core::request::ROLLOUT_TAG_KEY;
 pub struct Executor {
     /// Spot.
     pub elastigroups: Arc<dyn Elastigroups>,
+    /// EC2: instance state and tags, where CodeDeploy looks.
+    pub instances: Arc<dyn Instances>,
     /// CodeDeploy.
     pub deployments: Arc<dyn Deployments>,
     /// Lease table.
     pub leases: Arc<dyn Leases>,
     /// HTTP health checks.
     pub health: Arc<dyn HealthProbe>,
+}
+
+/// A group's instances: Spot's list (what belongs to the group) joined with EC2's description of
+/// those instances (their state and tags). Fails when either cannot be read: missing tags must never
+/// be mistaken for "not green" or "not blue".
+pub async fn group_instances(
+    spot: &dyn Elastigroups,
+    ec2: &dyn Instances,
+    group: &ElastigroupId,
+) -> Result<Vec<InstanceView>, RemoteError> {
+    let listed = spot.instances(group).await?;
+    let ids: Vec<InstanceId> = listed.iter().map(|i| i.id.clone()).collect();
+    let described = if ids.is_empty() { Vec::new() } else { ec2.describe(&ids).await? };
+    Ok(join_instances(&listed, &described))
 }
 
 fn store_error(e: StoreError) -> RemoteError {
@@ -71,6 +87,9 @@ impl Executor {
             Command::GetDeployment(id) => CallResult::DeploymentRead(self.deployments.get(&id).await),
             Command::ContinueDeployment(id) => CallResult::Continued(self.deployments.continue_deployment(&id).await),
             Command::StopDeployment(id) => CallResult::DeploymentStopped(self.deployments.stop(&id).await),
+            Command::PointBlue { group, blue } => {
+                CallResult::BluePointed(self.deployments.point_blue(&group, &blue).await)
+            }
             Command::StopGreen { group, id } => {
                 CallResult::GreenStopped(self.elastigroups.stop_green(&group, &id).await)
             }
@@ -92,7 +111,8 @@ impl Executor {
         dg: Option<&greenfleet_core::cloud::DeploymentGroupRef>,
     ) -> Result<Inspection, RemoteError> {
         let e = &self.elastigroups;
-        let (g, instances, green) = tokio::join!(e.group(group), e.instances(group), e.green(group));
+        let (g, instances, green) =
+            tokio::join!(e.group(group), group_instances(e.as_ref(), self.instances.as_ref(), group), e.green(group));
         let deployment_group = match dg {
             None => None,
             Some(dg) => match self.deployments.deployment_group(dg).await {

@@ -12,9 +12,10 @@ use greenfleet_core::cloud::{BlueAction, ReadyAction};
 use greenfleet_core::effect::Inspection;
 use greenfleet_core::ids::{ElastigroupId, Tag};
 use greenfleet_core::plan::{PlanReport, plan};
-use greenfleet_core::ports::{Deployments, Elastigroups, RemoteError};
+use greenfleet_core::ports::{Deployments, Elastigroups, Instances, RemoteError};
 use greenfleet_core::request::{ApprovalMode, RolloutRequest, parse_request};
 use greenfleet_infra::codedeploy::CodeDeploySdk;
+use greenfleet_infra::ec2::Ec2Sdk;
 use greenfleet_infra::spot::{SpotConfig, SpotHttpClient, SpotToken};
 
 use crate::connect::SpotArgs;
@@ -45,7 +46,8 @@ pub async fn run(body: &[u8], spot: &SpotArgs, output: Output) -> anyhow::Result
     let spot = spot_client(spot)?;
     let sdk = greenfleet_infra::aws::load_sdk_config().await;
     let codedeploy = CodeDeploySdk::from_config(&sdk);
-    let seen = match inspect(&spot, &codedeploy, &request).await {
+    let ec2 = Ec2Sdk::from_config(&sdk);
+    let seen = match inspect(&spot, &ec2, &codedeploy, &request).await {
         Ok(seen) => seen,
         Err(RemoteError::NotFound(what)) => {
             // Spot's and CodeDeploy's own messages already say what to check.
@@ -61,7 +63,8 @@ pub async fn run(body: &[u8], spot: &SpotArgs, output: Output) -> anyhow::Result
         Err(e) => {
             return Err(anyhow::anyhow!(
                 "could not read Elastigroup {} or deployment group {}/{}: {e}; check GREENFLEET_SPOT_URL, \
-                 SPOTINST_TOKEN and the AWS configuration (AWS_REGION, credentials, AWS_ENDPOINT_URL_CODEDEPLOY)",
+                 SPOTINST_TOKEN and the AWS configuration (AWS_REGION, credentials, AWS_ENDPOINT_URL_CODEDEPLOY, \
+                 AWS_ENDPOINT_URL_EC2)",
                 request.elastigroup_id,
                 request.application,
                 request.deployment_group
@@ -92,11 +95,13 @@ fn spot_client(args: &SpotArgs) -> anyhow::Result<SpotHttpClient> {
 /// The reads of preflight's `Inspect` (with the deployment group): nothing else.
 async fn inspect(
     spot: &dyn Elastigroups,
+    ec2: &dyn Instances,
     codedeploy: &dyn Deployments,
     request: &RolloutRequest,
 ) -> Result<Inspection, RemoteError> {
     let id: &ElastigroupId = &request.elastigroup_id;
-    let (group, instances, green) = tokio::join!(spot.group(id), spot.instances(id), spot.green(id));
+    let (group, instances, green) =
+        tokio::join!(spot.group(id), crate::executor::group_instances(spot, ec2, id), spot.green(id));
     let name = greenfleet_core::cloud::DeploymentGroupRef {
         application: request.application.clone(),
         deployment_group: request.deployment_group.clone(),
@@ -160,6 +165,13 @@ pub fn render(r: &PlanReport) -> String {
         None => "blue action unknown",
     };
     let _ = writeln!(s, "               {ready}; blue: {blue_action}");
+    if let Some(f) = &d.blue_filter {
+        let _ = writeln!(
+            s,
+            "               after success the deployment group's {} select the new blue: {} → {}",
+            f.field, f.before, f.after
+        );
+    }
     let g = &p.gates;
     match &g.health_check {
         Some(h) => {

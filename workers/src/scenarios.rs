@@ -2,8 +2,8 @@
 //! cloud, publishes one request, and says what must come of it. Tests reuse them.
 
 use greenfleet_core::cloud::{
-    BlueAction, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentType, GreenProvisioning, ReadyAction,
-    TagFilter,
+    BlueAction, BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentType, GreenProvisioning,
+    ReadyAction, TagFilter,
 };
 use greenfleet_core::ids::{ElastigroupId, Tag};
 use greenfleet_sim::{Cloud, GroupSetup};
@@ -53,7 +53,12 @@ fn setup(
         green_provisioning: Some(GreenProvisioning::DiscoverExisting),
         blue_action: Some(blue),
         ready_action: Some(ready),
-        ec2_tag_filters: vec![TagFilter { key: "release".into(), value: format!("{app}-5.0"), key_only: false }],
+        blue: BlueSelector::Filters(vec![TagFilter {
+            key: "release".into(),
+            value: format!("{app}-5.0"),
+            key_only: false,
+        }]),
+        load_balancer: true,
     };
     (group, view)
 }
@@ -72,7 +77,7 @@ pub fn demo() -> Vec<Scenario> {
         setup(0x5b0b_0004, "billing", cap(2, 1, 2), BlueAction::KeepAlive, ReadyAction::StopDeployment);
     // The F3 mistake: the deployment group's filter is one of the Elastigroup's own tags.
     g4.group_tags.push(tag("version", "6.0"));
-    d4.ec2_tag_filters = vec![TagFilter { key: "version".into(), value: "6.0".into(), key_only: false }];
+    d4.blue = BlueSelector::Filters(vec![TagFilter { key: "version".into(), value: "6.0".into(), key_only: false }]);
     vec![
         Scenario {
             name: "shop-6.0",

@@ -54,7 +54,8 @@ pub async fn sweep(
     let mut report = SweepReport { groups: by_group.len(), ..SweepReport::default() };
     for (group, on_group) in by_group {
         let spot = &executor.elastigroups;
-        let (view, instances) = match (spot.group(&group).await, spot.instances(&group).await) {
+        let listed = crate::executor::group_instances(spot.as_ref(), executor.instances.as_ref(), &group).await;
+        let (view, instances) = match (spot.group(&group).await, listed) {
             (Ok(v), Ok(i)) => (v, i),
             (Err(e), _) | (_, Err(e)) => {
                 report.problems.push(format!("{group}: could not read the group: {e}"));

@@ -9,7 +9,7 @@ use crate::saga::{FinalizeStage, Outcome, Phase};
 
 use super::fixtures::{Fleet, capacity, instance, request, unavailable};
 use super::harness::{MINUTE, is};
-use super::walk::to_finalize;
+use super::walk::{run_to_end, to_finalize};
 
 /// One blue instance, [Target 1, Min 1, Max 1]; Spot raises it to [Target 2, Min 1, Max 2].
 fn single() -> Fleet {
@@ -40,8 +40,11 @@ fn f8_keep_alive_capacity_is_restored_and_read_back() {
     s.apply(&mut fleet, is::inspect);
     assert!(s.noted("capacity is [Target 2, Min 1, Max 2]; restoring [Target 1, Min 1, Max 1]"));
     s.apply(&mut fleet, is::set_capacity).apply(&mut fleet, is::inspect);
-    assert_eq!(s.phase(), &Phase::Release);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::PointBlue));
     assert_eq!(fleet.group.capacity, capacity(1, 1, 1));
+    // The deployment group now selects the new blue by its unique tag, read back before Release.
+    s.apply(&mut fleet, is::inspect_with_dg).apply(&mut fleet, is::point_blue).apply(&mut fleet, is::inspect_with_dg);
+    assert_eq!(s.phase(), &Phase::Release);
     s.complete(CallResult::LeasesReleased(Ok(())));
     assert_eq!(s.outcome(), &Outcome::Succeeded);
 }
@@ -80,7 +83,8 @@ fn finalize_retries_a_failed_detach_then_gives_up_with_instructions() {
     }
     s.complete(CallResult::Detached(Err(unavailable())));
     let Outcome::NeedsAttention { left, .. } = s.outcome() else { panic!("{:?}", s.outcome()) };
-    assert!(left[0].contains("detach and terminate the blue instances of sig-1234abcd"), "{left:?}");
+    assert!(left[0].contains("detach and terminate the blue instances"), "{left:?}");
+    assert!(left[0].contains("i-blue1") && left[0].contains("of sig-1234abcd that are still attached"), "{left:?}");
 }
 
 #[test]
@@ -114,4 +118,50 @@ fn finalize_removes_every_instance_without_the_rollout_tag_not_only_the_snapshot
     s.apply(&mut fleet, is::inspect);
     let Command::Detach { instances, .. } = s.expect_call(is::detach) else { unreachable!() };
     assert_eq!(instances, vec![instance("i-blue1"), instance("i-extra1")]);
+}
+
+#[test]
+fn a_tag_set_group_is_pointed_at_the_new_blue_in_its_own_form() {
+    let mut fleet = single();
+    let set = |k: &str, v: &str| vec![crate::cloud::TagFilter { key: k.into(), value: v.into(), key_only: false }];
+    fleet.dg_mut().blue = crate::cloud::BlueSelector::TagSet(vec![set("fleet", "blue"), set("Name", "web")]);
+    let mut s = to_finalize(request(), &mut fleet);
+    fleet.set_green_state(GreenState::Finished);
+    run_to_end(&mut s, &mut fleet);
+    assert_eq!(s.outcome(), &Outcome::Succeeded);
+    assert_eq!(
+        fleet.dg.as_ref().unwrap().blue,
+        crate::cloud::BlueSelector::TagSet(vec![set("greenfleet:rollout", "rel-42")])
+    );
+}
+
+#[test]
+fn a_deployment_group_that_will_not_take_the_new_filter_needs_attention_with_the_command() {
+    let mut fleet = single();
+    let mut s = to_finalize(request(), &mut fleet);
+    fleet.set_green_state(GreenState::Finished);
+    for _ in 0..20 {
+        if s.phase() == &Phase::Finalize(FinalizeStage::PointBlue) {
+            break;
+        }
+        match s.outstanding() {
+            Some(_) => {
+                s.apply(&mut fleet, |_| true);
+            }
+            None => {
+                s.fire_wake(WakeKind::Step);
+            }
+        }
+    }
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::PointBlue));
+    for _ in 0..MAX_ATTEMPTS {
+        s.apply(&mut fleet, is::inspect_with_dg);
+        s.complete(CallResult::BluePointed(Ok(()))); // CodeDeploy says yes, but the read-back disagrees
+    }
+    s.apply(&mut fleet, is::inspect_with_dg);
+    let Outcome::NeedsAttention { reason, left } = s.outcome() else { panic!("{:?}", s.outcome()) };
+    assert!(reason.contains("the deployment succeeded") && reason.contains("still read fleet=blue"), "{reason}");
+    assert!(left[0].contains("aws deploy update-deployment-group --application-name web"), "{left:?}");
+    assert!(left[0].contains("Key=greenfleet:rollout,Value=rel-42,Type=KEY_AND_VALUE"), "{left:?}");
+    assert!(s.issued.iter().any(is::release), "leases are released on the way out");
 }

@@ -3,9 +3,9 @@
 //! preflight; scenarios change one thing to make their point.
 
 use crate::cloud::{
-    BlueAction, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentStatus, DeploymentType, DeploymentView,
-    GreenDeployment, GreenProvisioning, GreenState, GroupView, InstanceCounts, InstanceState, InstanceView,
-    ReadyAction, TagFilter,
+    BlueAction, BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentStatus, DeploymentType,
+    DeploymentView, GreenDeployment, GreenProvisioning, GreenState, GroupView, InstanceCounts, InstanceState,
+    InstanceView, ReadyAction, TagFilter,
 };
 use crate::effect::{CallResult, Command, Inspection};
 use crate::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, RequestId, RolloutId, Tag};
@@ -101,7 +101,8 @@ pub(super) fn deployment_group() -> DeploymentGroupView {
         green_provisioning: Some(GreenProvisioning::DiscoverExisting),
         blue_action: Some(BlueAction::KeepAlive),
         ready_action: Some(ReadyAction::StopDeployment),
-        ec2_tag_filters: vec![TagFilter { key: "fleet".into(), value: "blue".into(), key_only: false }],
+        blue: BlueSelector::Filters(vec![TagFilter { key: "fleet".into(), value: "blue".into(), key_only: false }]),
+        load_balancer: true,
     }
 }
 
@@ -254,7 +255,7 @@ impl Fleet {
         self.instances.iter().filter(|i| i.id.as_str().starts_with(prefix)).map(|i| i.id.clone()).collect()
     }
 
-    /// Executes a Spot command like Spot would and returns its result.
+    /// Executes a Spot command (or CodeDeploy's UpdateDeploymentGroup) like the service would and returns its result.
     pub(super) fn apply(&mut self, command: &Command) -> CallResult {
         match command {
             Command::Inspect { deployment_group, .. } => {
@@ -284,6 +285,10 @@ impl Fleet {
             Command::SetCapacity { capacity, .. } => {
                 self.group.capacity = *capacity;
                 CallResult::CapacitySet(Ok(()))
+            }
+            Command::PointBlue { blue, .. } => {
+                self.dg_mut().blue = blue.clone();
+                CallResult::BluePointed(Ok(()))
             }
             other => panic!("not a Spot command: {other:?}"),
         }

@@ -69,7 +69,8 @@ fn happy_path_walks_every_forward_step() {
     assert_eq!(s.saga.facts.green, [instance("i-green1"), instance("i-green2")]);
     let Command::CreateDeployment(spec) = s.expect_call(is::create) else { unreachable!() };
     assert_eq!(spec.description, "greenfleet rollout rel-42");
-    assert_eq!(spec.target_tags, [tag("greenfleet:rollout", "rel-42"), tag("version", "6.0")]);
+    // CodeDeploy ORs target filters: only the unique rollout tag, never the shared `version=6.0`.
+    assert_eq!(spec.target_tags, [tag("greenfleet:rollout", "rel-42")]);
     assert_eq!(spec.group, dg_ref());
 
     // Created → AwaitDeployment: a reconcile poll and a first read.
@@ -110,6 +111,14 @@ fn happy_path_walks_every_forward_step() {
     let Command::SetCapacity { capacity: set, .. } = s.expect_call(is::set_capacity) else { unreachable!() };
     assert_eq!(set, capacity(2, 1, 2));
     s.apply(&mut fleet, is::set_capacity).apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::PointBlue));
+
+    // The deployment group's tag filter moves from the old blue to this rollout's green, read back.
+    s.apply(&mut fleet, is::inspect_with_dg);
+    let Command::PointBlue { blue, .. } = s.expect_call(is::point_blue) else { unreachable!() };
+    assert_eq!(blue.to_string(), "greenfleet:rollout=rel-42");
+    s.apply(&mut fleet, is::point_blue).apply(&mut fleet, is::inspect_with_dg);
+    assert!(s.noted("selects blue by ec2TagFilters = greenfleet:rollout=rel-42 (read back)"));
     assert_eq!(s.phase(), &Phase::Release);
 
     // Release → Succeeded.

@@ -148,9 +148,12 @@ impl Scenario {
     fn answer(&mut self, command: &Command, result: CallResult) -> &mut Self {
         let pos = self.calls.iter().position(|(_, c)| c == command).unwrap();
         let (fence, _) = self.calls.remove(pos);
-        let changed_spot = matches!(result, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(())));
+        let changed_spot = matches!(
+            result,
+            CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(())) | CallResult::BluePointed(Ok(()))
+        );
         self.feed(Input::Completed { fence, result });
-        // After a detach or capacity change the saga pauses before reading the group back: let it pass.
+        // After a detach, capacity or deployment-group change the saga pauses before reading the group back: let it pass.
         if changed_spot && self.calls.is_empty() {
             let pause = self.armed_wake(WakeKind::Step).map(|w| w.due.since(self.now));
             assert_eq!(pause, Some(crate::machine::READBACK_DELAY_MS), "read-back pause after {command:?}");
@@ -317,6 +320,7 @@ fn answers(command: &Command, result: &CallResult) -> bool {
             | (Command::Detach { .. }, CallResult::Detached(_))
             | (Command::SetCapacity { .. }, CallResult::CapacitySet(_))
             | (Command::CheckHealth { .. }, CallResult::Health(_))
+            | (Command::PointBlue { .. }, CallResult::BluePointed(_))
     )
 }
 
@@ -359,6 +363,9 @@ pub(super) mod is {
     }
     pub(in crate::scenarios) fn set_capacity(c: &Command) -> bool {
         matches!(c, Command::SetCapacity { .. })
+    }
+    pub(in crate::scenarios) fn point_blue(c: &Command) -> bool {
+        matches!(c, Command::PointBlue { .. })
     }
     pub(in crate::scenarios) fn check_health(c: &Command) -> bool {
         matches!(c, Command::CheckHealth { .. })

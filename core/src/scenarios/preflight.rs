@@ -2,7 +2,8 @@
 //! with a message that names the setting or tag to change.
 
 use crate::cloud::{
-    BlueAction, DeploymentType, GreenDeployment, GreenProvisioning, GreenState, InstanceState, ReadyAction,
+    BlueAction, BlueSelector, DeploymentType, GreenDeployment, GreenProvisioning, GreenState, InstanceState,
+    ReadyAction,
 };
 use crate::effect::CallResult;
 use crate::event::LifecycleKind;
@@ -56,8 +57,8 @@ fn f1_copy_auto_scaling_group() {
 #[test]
 fn f1_no_tag_filters() {
     let mut fleet = Fleet::healthy();
-    fleet.dg_mut().ec2_tag_filters.clear();
-    rejects(&fleet, &["[F1 EC2 tag filters]", "has no EC2 tag filters"]);
+    fleet.dg_mut().blue = BlueSelector::Filters(vec![]);
+    rejects(&fleet, &["[F1 EC2 tags identify blue]", "has no EC2 tag filters or tag set", "filter to fleet=blue"]);
 }
 
 #[test]
@@ -73,7 +74,7 @@ fn f2_integration_missing_or_naming_another_group() {
 fn f3_group_tag_matched_by_the_deployment_groups_filter() {
     let mut fleet = Fleet::healthy();
     fleet.group.tags.push(tag("fleet", "blue"));
-    rejects(&fleet, &["[F3", "tag filter `fleet=blue` is also an Elastigroup tag", "Name and Owner"]);
+    rejects(&fleet, &["[F3", "ec2TagFilters `fleet=blue` match the Elastigroup's own tags", "Name and Owner"]);
 }
 
 #[test]
@@ -91,7 +92,7 @@ fn f4_green_tag_matched_by_the_deployment_groups_filter() {
     let fleet = Fleet::healthy();
     let req = RolloutRequest { green_tags: vec![tag("fleet", "blue")], ..request() };
     let reason = rejection(req, &fleet);
-    assert!(reason.contains("green tags match the deployment group's tag filter `fleet=blue`"), "{reason}");
+    assert!(reason.contains("green tags match the deployment group's ec2TagFilters `fleet=blue`"), "{reason}");
 }
 
 #[test]
@@ -146,7 +147,7 @@ fn every_violation_is_reported_at_once() {
     let mut fleet = Fleet::healthy();
     fleet.group.codedeploy.clear();
     fleet.dg_mut().deployment_type = DeploymentType::InPlace;
-    fleet.dg_mut().ec2_tag_filters.clear();
+    fleet.dg_mut().blue = BlueSelector::Filters(vec![]);
     let reason = rejection(request(), &fleet);
     assert_eq!(reason.matches("; [").count(), 2, "{reason}");
 }
@@ -180,4 +181,51 @@ fn a_blue_green_started_outside_greenfleet_after_preflight_is_rejected_and_lease
     assert!(s.reason().contains("Blue/Green deployment cdbg-42 running, started outside greenfleet"), "{}", s.reason());
     assert!(is::release(s.issued.last().unwrap()));
     assert!(s.side_effects().is_empty());
+}
+
+fn filter(key: &str, value: &str) -> crate::cloud::TagFilter {
+    crate::cloud::TagFilter { key: key.into(), value: value.into(), key_only: false }
+}
+
+#[test]
+fn a_tag_set_is_read_as_and_across_sets_so_a_group_tag_in_one_set_is_fine() {
+    // ec2TagSet: (Name=web) AND (fleet=blue). The group's Name tag alone does not make green blue.
+    let mut fleet = Fleet::healthy();
+    fleet.dg_mut().blue = BlueSelector::TagSet(vec![vec![filter("Name", "web")], vec![filter("fleet", "blue")]]);
+    let mut s = Scenario::start(request());
+    s.complete(fleet.preflight());
+    assert_eq!(s.phase(), &Phase::Lock, "{:?}", s.saga.history);
+
+    // A tag set whose every set matches the group's own tags selects green too (F3).
+    fleet.dg_mut().blue = BlueSelector::TagSet(vec![vec![filter("Name", "web")], vec![filter("Owner", "team-web")]]);
+    rejects(&fleet, &["[F3", "ec2TagSet `(Name=web) and (Owner=team-web)` match the Elastigroup's own tags"]);
+}
+
+#[test]
+fn a_filter_that_misses_running_instances_is_refused_naming_a_tag_they_all_carry() {
+    let mut fleet = Fleet::healthy();
+    fleet.dg_mut().blue = BlueSelector::Filters(vec![filter("fleet", "old")]);
+    rejects(
+        &fleet,
+        &[
+            "[F1 tags select every blue instance]",
+            "ec2TagFilters `fleet=old` do not select 2 of the 2 running instances in EC2 (i-blue1, i-blue2)",
+            "set the deployment group's EC2 tag filter to fleet=blue",
+        ],
+    );
+    // The previous rollout's tag is the natural choice once greenfleet ran on the group.
+    for i in &mut fleet.instances {
+        i.tags.push(tag("greenfleet:rollout", "rel-41"));
+    }
+    rejects(&fleet, &["filter to greenfleet:rollout=rel-41"]);
+    // No tag shared by them all: say how to make one.
+    fleet.instances[0].tags.retain(|t| t.key == "Name" || t.key == "Owner");
+    rejects(&fleet, &["aws ec2 create-tags --resources i-blue1 i-blue2"]);
+}
+
+#[test]
+fn f1_blue_green_without_a_load_balancer() {
+    let mut fleet = Fleet::healthy();
+    fleet.dg_mut().load_balancer = false;
+    rejects(&fleet, &["[F1 load balancer]", "MISSING_ELB_INFORMATION", "loadBalancerInfo.targetGroupInfoList"]);
 }

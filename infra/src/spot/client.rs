@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use tracing::{debug, warn};
 
-use greenfleet_core::cloud::{Capacity, GreenDeployment, GreenSpec, GroupView, InstanceState, InstanceView};
+use greenfleet_core::cloud::{Capacity, GreenDeployment, GreenSpec, GroupInstance, GroupView, InstanceState};
 use greenfleet_core::ids::{ElastigroupId, GreenDeploymentId, InstanceId};
 use greenfleet_core::ports::{Elastigroups, RemoteError};
 
@@ -203,7 +203,7 @@ impl Elastigroups for SpotHttpClient {
         Ok(item.into_core(id))
     }
 
-    async fn instances(&self, id: &ElastigroupId) -> Result<Vec<InstanceView>, RemoteError> {
+    async fn instances(&self, id: &ElastigroupId) -> Result<Vec<GroupInstance>, RemoteError> {
         let items: Vec<InstanceItem> =
             self.call(Method::GET, format!("{}/status", group_path(id)), NO_BODY, Replay::Always).await?;
         Ok(items.into_iter().filter_map(InstanceItem::into_core).collect())

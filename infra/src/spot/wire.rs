@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tracing::debug;
 
 use greenfleet_core::cloud::{
-    Capacity, DeploymentGroupRef, GreenDeployment, GreenSpec, GreenState, GroupView, InstanceState, InstanceView,
+    Capacity, DeploymentGroupRef, GreenDeployment, GreenSpec, GreenState, GroupInstance, GroupView, InstanceState,
 };
 use greenfleet_core::ids::{ElastigroupId, GreenDeploymentId, InstanceId, Tag};
 
@@ -190,8 +190,8 @@ impl GroupItem {
     }
 }
 
-/// An item of `GET /aws/ec2/group/{id}/status`. Spot does not document `tags` here; greenfleet's
-/// simulator sends them, so they are read when present.
+/// An item of `GET /aws/ec2/group/{id}/status`. It has no tags (OpenAPI `items-status-f.yaml`): an
+/// instance's tags are read from EC2, where CodeDeploy looks.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct InstanceItem {
@@ -201,8 +201,6 @@ pub(crate) struct InstanceItem {
     status: String,
     #[serde(default)]
     private_ip: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    tags: Vec<WireTag>,
 }
 
 /// Spot's instance status → core's three states. Unknown spellings count as not yet running.
@@ -217,7 +215,7 @@ pub(crate) fn instance_state(status: &str) -> InstanceState {
 impl InstanceItem {
     /// The instance as core sees it, or `None` while it has no (valid) EC2 id: an open spot request
     /// cannot be checked or detached by id yet.
-    pub(crate) fn into_core(self) -> Option<InstanceView> {
+    pub(crate) fn into_core(self) -> Option<GroupInstance> {
         let raw = self.instance_id?;
         let id = match InstanceId::parse(&raw) {
             Ok(id) => id,
@@ -226,11 +224,10 @@ impl InstanceItem {
                 return None;
             }
         };
-        Some(InstanceView {
+        Some(GroupInstance {
             id,
             state: instance_state(&self.status),
             private_ip: self.private_ip.filter(|ip| !ip.is_empty()),
-            tags: core_tags(self.tags),
         })
     }
 }
@@ -343,13 +340,15 @@ mod tests {
         assert_eq!(instance_state("something-new"), InstanceState::Pending);
         let open: InstanceItem = serde_json::from_str(r#"{"instanceId":null,"status":"open"}"#).unwrap();
         assert!(open.into_core().is_none());
-        let tagged: InstanceItem = serde_json::from_str(
-            r#"{"instanceId":"i-0abc","status":"fulfilled","privateIp":"10.0.0.5","tags":[{"tagKey":"v","tagValue":"g"}]}"#,
+        // The OpenAPI example item (items-status-example2.yaml): no tags, which come from EC2.
+        let item: InstanceItem = serde_json::from_str(
+            r#"{"spotInstanceRequestId":"sir-3thgagpn","instanceId":"i-0abc","instanceType":"t2.micro","product":"Linux/UNIX",
+                "groupId":"sig-1","availabilityZone":"us-west-2a","privateIp":"10.0.0.5","publicIp":"10.0.0.1",
+                "createdAt":"2018-06-25T11:49:00.000Z","status":"fulfilled","lockStatus":"unlocked","protectedUntil":null}"#,
         )
         .unwrap();
-        let v = tagged.into_core().unwrap();
+        let v = item.into_core().unwrap();
         assert_eq!((v.state, v.private_ip.as_deref()), (InstanceState::Running, Some("10.0.0.5")));
-        assert_eq!(v.tags, vec![Tag::new("v", "g").unwrap()]);
     }
 
     #[test]

@@ -3,9 +3,15 @@
 //!
 //! * `GET  /_sim/health` → `{"ok": true}`, for readiness checks.
 //! * `POST /_sim/groups` — a [`crate::GroupSetup`] (camelCase: `id`, `name`, `capacity{minimum,maximum,target}`,
-//!   `groupTags[{key,value}]`, `blueTags`, `codedeploy[{application,deployment_group}]`) → the group's state.
+//!   `groupTags[{key,value}]`, `blueTags`, `codedeploy[{application,deployment_group}]`; unknown fields are
+//!   refused) → the group's state.
 //! * `GET  /_sim/groups/{id}` → [`crate::GroupState`] (`capacity`, `instances`, `green`).
-//! * `POST /_sim/deployment-groups` — `{"view": <core DeploymentGroupView>, "readyWaitMinutes": n}`.
+//! * `POST /_sim/deployment-groups` — a deployment group in camelCase with CodeDeploy's spellings
+//!   (`application`, `deploymentGroup`, `deploymentType: BLUE_GREEN`, `greenFleetProvisioning`, `blueAction`,
+//!   `readyAction`, `readyWaitMinutes`, `ec2TagFilters[{key,value,type}]` or `ec2TagSet[[…]]`, `loadBalancer`);
+//!   see `admin_setup`.
+//! * `POST /_sim/instances` — `{"tags": [{key,value}]}`: a running EC2 instance outside every Elastigroup
+//!   (another application's, a leftover), which CodeDeploy's tag filters see too → `{"instanceId"}`.
 //! * `GET  /_sim/counters?group=sig-…&application=…&deploymentGroup=…` → `{greenStarts, deploymentsCreated}`
 //!   (`null` for what was not asked).
 //! * `POST /_sim/external-capacity` — `{"groupId", "capacity"}`: someone else changes the capacity.
@@ -27,13 +33,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use greenfleet_core::cloud::{Capacity, DeploymentGroupRef, DeploymentGroupView};
+use greenfleet_core::cloud::{Capacity, DeploymentGroupRef};
 use greenfleet_core::ids::{ElastigroupId, InstanceId, Tag};
 use greenfleet_core::ports::RemoteError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::admin_setup::DeploymentGroupSetup;
 use super::{AppState, admin_error};
 use crate::faults::{Faults, OPS};
 use crate::model::GroupSetup;
@@ -45,6 +52,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/_sim/groups", post(add_group))
         .route("/_sim/groups/{id}", get(group_state))
         .route("/_sim/deployment-groups", post(add_deployment_group))
+        .route("/_sim/instances", post(add_instance))
         .route("/_sim/counters", get(counters))
         .route("/_sim/external-capacity", post(external_capacity))
         .route("/_sim/faults", post(faults))
@@ -117,23 +125,26 @@ async fn group_state(State(state): State<AppState>, Path(id): Path<String>) -> A
     Ok(axum::Json(group).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DeploymentGroupSetup {
-    view: DeploymentGroupView,
-    #[serde(default)]
-    ready_wait_minutes: u32,
+async fn add_deployment_group(State(state): State<AppState>, bytes: Bytes) -> Answer {
+    let setup: DeploymentGroupSetup = body(&bytes, "deployment group setup (see the sim crate's admin_setup module)")?;
+    let (view, ready_wait_minutes) = setup.into_view().map_err(|m| bad(&m))?;
+    let name = view.name.to_string();
+    state.cloud.add_deployment_group(view, ready_wait_minutes);
+    Ok(axum::Json(json!({ "deploymentGroup": name })).into_response())
 }
 
-async fn add_deployment_group(State(state): State<AppState>, bytes: Bytes) -> Answer {
-    let setup: DeploymentGroupSetup = body(&bytes, r#"deployment group setup {"view": …, "readyWaitMinutes": n}"#)?;
-    group_name("view.name", &setup.view.name)?;
-    if setup.view.ec2_tag_filters.iter().any(|f| f.key.is_empty()) {
-        return Err(bad("view.ec2_tag_filters: every filter needs a key"));
-    }
-    let name = setup.view.name.to_string();
-    state.cloud.add_deployment_group(setup.view, setup.ready_wait_minutes);
-    Ok(axum::Json(json!({ "deploymentGroup": name })).into_response())
+/// `POST /_sim/instances`: `{"tags": [{"key", "value"}]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LooseInstance {
+    tags: Vec<Tag>,
+}
+
+async fn add_instance(State(state): State<AppState>, bytes: Bytes) -> Answer {
+    let req: LooseInstance = body(&bytes, r#"instance {"tags": [{"key": "…", "value": "…"}]}"#)?;
+    tags("tags", &req.tags)?;
+    let id = state.cloud.add_instance(req.tags);
+    Ok(axum::Json(json!({ "instanceId": id })).into_response())
 }
 
 #[derive(Debug, Deserialize)]

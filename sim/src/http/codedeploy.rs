@@ -15,10 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use greenfleet_core::cloud::{
-    DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus, DeploymentType, GreenProvisioning,
-    ReadyAction, TagFilter,
-};
+use greenfleet_core::cloud::{DeploymentGroupRef, DeploymentSpec, DeploymentStatus};
 use greenfleet_core::ids::{DeploymentId, Tag};
 use greenfleet_core::ports::RemoteError;
 use greenfleet_core::request::{BundleType, GitHubRevision, Revision, S3Revision};
@@ -27,39 +24,39 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::deployment_groups as groups;
 use crate::cloud::Cloud;
-use crate::events::{ACCOUNT, uuid_from};
-use crate::model::{Deployment, DeploymentGroupState, Model, TargetState};
+use crate::model::{Deployment, Model, TargetState};
 
 const TARGET_PREFIX: &str = "CodeDeploy_20141006.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// BatchGetDeployments takes at most this many ids.
 const BATCH_LIMIT: usize = 25;
-const DEPLOYMENT_CONFIG: &str = "CodeDeployDefault.OneAtATime";
-const OPERATIONS: &str = "GetDeploymentGroup, CreateDeployment, GetDeployment, ListDeployments, \
+pub(super) const DEPLOYMENT_CONFIG: &str = "CodeDeployDefault.OneAtATime";
+const OPERATIONS: &str = "GetDeploymentGroup, UpdateDeploymentGroup, CreateDeployment, GetDeployment, ListDeployments, \
                           BatchGetDeployments, ContinueDeployment, StopDeployment";
 
-/// The single CodeDeploy route.
+/// The single route of the CodeDeploy (and EC2) face.
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/", post(dispatch))
 }
 
 /// A CodeDeploy error answer.
 #[derive(Debug)]
-struct Fault {
+pub(super) struct Fault {
     status: StatusCode,
     code: String,
     message: String,
 }
 
 impl Fault {
-    fn client(code: &str, message: impl Into<String>) -> Self {
+    pub(super) fn client(code: &str, message: impl Into<String>) -> Self {
         Self { status: StatusCode::BAD_REQUEST, code: code.to_owned(), message: message.into() }
     }
 }
 
 /// What a `NotFound` from the model was about.
-enum Missing<'a> {
+pub(super) enum Missing<'a> {
     /// A deployment group (or its whole application).
     Group(&'a str),
     /// A deployment.
@@ -67,7 +64,7 @@ enum Missing<'a> {
 }
 
 /// A model refusal as CodeDeploy would answer it.
-fn from_remote(cloud: &Cloud, error: RemoteError, missing: &Missing<'_>) -> Fault {
+pub(super) fn from_remote(cloud: &Cloud, error: RemoteError, missing: &Missing<'_>) -> Fault {
     match error {
         RemoteError::Rejected { code, message } => Fault::client(&code, message),
         RemoteError::NotFound(message) => match missing {
@@ -90,7 +87,15 @@ fn application_exists(cloud: &Cloud, app: &str) -> bool {
     cloud.lock().deployment_groups.keys().any(|g| g.application == app)
 }
 
+/// `POST /`: CodeDeploy's JSON 1.1 (with `X-Amz-Target`), or EC2's query protocol (a form body).
 async fn dispatch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if form && !headers.contains_key("x-amz-target") {
+        return super::ec2::dispatch(&state, &body);
+    }
     let (status, body) = match handle(&state.cloud, &headers, &body) {
         Ok(out) => (StatusCode::OK, out),
         Err(f) => (f.status, json!({ "__type": f.code, "message": f.message })),
@@ -121,7 +126,8 @@ fn handle(cloud: &Cloud, headers: &HeaderMap, body: &Bytes) -> Result<Value, Fau
             .map_err(|e| Fault::client("SerializationException", format!("the {op} request body is not JSON: {e}")))?
     };
     match op {
-        "GetDeploymentGroup" => get_deployment_group(cloud, parse(op, input)?),
+        "GetDeploymentGroup" => groups::get_deployment_group(cloud, parse(op, input)?),
+        "UpdateDeploymentGroup" => groups::update_deployment_group(cloud, parse(op, input)?),
         "CreateDeployment" => create_deployment(cloud, parse(op, input)?),
         "GetDeployment" => get_deployment(cloud, parse(op, input)?),
         "ListDeployments" => list_deployments(cloud, parse(op, input)?),
@@ -145,7 +151,7 @@ fn required(value: Option<String>, code: &str, member: &str) -> Result<String, F
     value.filter(|v| !v.is_empty()).ok_or_else(|| Fault::client(code, format!("{member} is required")))
 }
 
-fn group_ref(application: Option<String>, group: Option<String>) -> Result<DeploymentGroupRef, Fault> {
+pub(super) fn group_ref(application: Option<String>, group: Option<String>) -> Result<DeploymentGroupRef, Fault> {
     let application = required(application, "ApplicationNameRequiredException", "applicationName")?;
     let deployment_group = required(group, "DeploymentGroupNameRequiredException", "deploymentGroupName")?;
     Ok(DeploymentGroupRef { application, deployment_group })
@@ -160,94 +166,6 @@ fn deployment_id(raw: Option<String>) -> Result<DeploymentId, Fault> {
 #[allow(clippy::cast_precision_loss)] // milliseconds since 1970 fit an f64 exactly for millennia
 fn epoch_seconds(t: greenfleet_core::ids::Timestamp) -> Value {
     json!(t.0 as f64 / 1_000.0)
-}
-
-fn deployment_style(view: &DeploymentGroupView) -> Value {
-    match view.deployment_type {
-        DeploymentType::BlueGreen => {
-            json!({ "deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL" })
-        }
-        DeploymentType::InPlace => {
-            json!({ "deploymentType": "IN_PLACE", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL" })
-        }
-    }
-}
-
-/// `blueGreenDeploymentConfiguration`, with only the options the group sets; `None` when it sets none.
-fn blue_green_configuration(g: &DeploymentGroupState) -> Option<Value> {
-    let v = &g.view;
-    let mut config = serde_json::Map::new();
-    if let Some(action) = v.blue_action {
-        let action = match action {
-            greenfleet_core::cloud::BlueAction::Terminate => "TERMINATE",
-            greenfleet_core::cloud::BlueAction::KeepAlive => "KEEP_ALIVE",
-        };
-        // The model acts on blue as soon as the deployment succeeds: no termination wait.
-        config.insert(
-            "terminateBlueInstancesOnDeploymentSuccess".into(),
-            json!({ "action": action, "terminationWaitTimeInMinutes": 0 }),
-        );
-    }
-    if let Some(ready) = v.ready_action {
-        let (action, wait) = match ready {
-            ReadyAction::ContinueDeployment => ("CONTINUE_DEPLOYMENT", 0),
-            ReadyAction::StopDeployment => ("STOP_DEPLOYMENT", g.ready_wait_minutes),
-        };
-        config.insert("deploymentReadyOption".into(), json!({ "actionOnTimeout": action, "waitTimeInMinutes": wait }));
-    }
-    if let Some(provisioning) = v.green_provisioning {
-        let action = match provisioning {
-            GreenProvisioning::DiscoverExisting => "DISCOVER_EXISTING",
-            GreenProvisioning::CopyAutoScalingGroup => "COPY_AUTO_SCALING_GROUP",
-        };
-        config.insert("greenFleetProvisioningOption".into(), json!({ "action": action }));
-    }
-    (!config.is_empty()).then_some(Value::Object(config))
-}
-
-fn tag_filter_json(f: &TagFilter) -> Value {
-    if f.key_only {
-        json!({ "Key": f.key, "Type": "KEY_ONLY" })
-    } else {
-        json!({ "Key": f.key, "Value": f.value, "Type": "KEY_AND_VALUE" })
-    }
-}
-
-/// A stable, UUID-shaped id for a name (FNV-1a), so `deploymentGroupId` does not change between calls.
-fn stable_uuid(name: &str) -> String {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    uuid_from(hash)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GroupInput {
-    application_name: Option<String>,
-    deployment_group_name: Option<String>,
-}
-
-fn get_deployment_group(cloud: &Cloud, input: GroupInput) -> Result<Value, Fault> {
-    let group = group_ref(input.application_name, input.deployment_group_name)?;
-    let state = cloud
-        .call("deployment_group", |m| m.deployment_group(&group).cloned())
-        .map_err(|e| from_remote(cloud, e, &Missing::Group(&group.application)))?;
-    let mut info = json!({
-        "applicationName": group.application,
-        "deploymentGroupId": stable_uuid(&group.to_string()),
-        "deploymentGroupName": group.deployment_group,
-        "deploymentConfigName": DEPLOYMENT_CONFIG,
-        "ec2TagFilters": state.view.ec2_tag_filters.iter().map(tag_filter_json).collect::<Vec<_>>(),
-        "onPremisesInstanceTagFilters": [],
-        "autoScalingGroups": [],
-        "serviceRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/CodeDeployServiceRole"),
-        "deploymentStyle": deployment_style(&state.view),
-        "outdatedInstancesStrategy": "UPDATE",
-        "computePlatform": "Server",
-    });
-    if let Some(bg) = blue_green_configuration(&state) {
-        info["blueGreenDeploymentConfiguration"] = bg;
-    }
-    Ok(json!({ "deploymentGroupInfo": info }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,13 +213,13 @@ struct TargetInstancesIn {
 
 /// `EC2TagFilter`: the model capitalizes these members.
 #[derive(Debug, Deserialize)]
-struct TagFilterIn {
+pub(super) struct TagFilterIn {
     #[serde(rename = "Key")]
-    key: Option<String>,
+    pub(super) key: Option<String>,
     #[serde(rename = "Value")]
-    value: Option<String>,
+    pub(super) value: Option<String>,
     #[serde(rename = "Type")]
-    kind: Option<String>,
+    pub(super) kind: Option<String>,
 }
 
 fn revision(input: Option<RevisionIn>) -> Result<Revision, Fault> {
@@ -440,8 +358,8 @@ fn deployment_info(m: &Model, d: &Deployment) -> Value {
         info["completeTime"] = epoch_seconds(t);
     }
     if let Some(g) = m.deployment_groups.get(&d.group) {
-        info["deploymentStyle"] = deployment_style(&g.view);
-        if let Some(bg) = blue_green_configuration(g) {
+        info["deploymentStyle"] = groups::deployment_style(&g.view);
+        if let Some(bg) = groups::blue_green_configuration(g) {
             info["blueGreenDeploymentConfiguration"] = bg;
         }
     }

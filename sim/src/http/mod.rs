@@ -14,7 +14,10 @@
 //! * `sink` — [`EventSink`], where the ticker sends CodeDeploy events, and [`MemorySink`].
 
 mod admin;
+mod admin_setup;
 mod codedeploy;
+mod deployment_groups;
+mod ec2;
 mod health;
 mod serve;
 mod sink;

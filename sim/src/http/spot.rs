@@ -5,8 +5,8 @@
 //! 400 with `response.errors`, NotFound → 404, Throttled → 429 with the `X-RateLimit-*` headers,
 //! Unavailable → 503.
 //!
-//! `GET …/status` items carry a `tags` array, which real Spot does not document: greenfleet's client
-//! reads it when present, so the simulator can show green tags landing late (F5).
+//! `GET …/status` items carry no tags, as real Spot's: instance tags come from the EC2 face (`ec2`),
+//! where CodeDeploy looks too, and where green tags land late (F5).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -270,7 +270,6 @@ fn instance_item(group: &ElastigroupId, i: &Instance) -> Value {
         "status": status,
         "lockStatus": "unlocked",
         "protectedUntil": null,
-        "tags": wire_tags(&i.tags),
     })
 }
 

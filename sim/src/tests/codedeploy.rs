@@ -189,11 +189,11 @@ fn unknown_and_unfit_deployment_groups() {
         ready(w.cloud.create(&spec)).unwrap_err(),
         RemoteError::NotFound("deployment group app/nope not found in application app".into())
     );
-    assert!(matches!(ready(w.cloud.deployment_group(&spec.group)), Err(RemoteError::NotFound(_))));
+    assert!(matches!(ready(Deployments::deployment_group(&w.cloud, &spec.group)), Err(RemoteError::NotFound(_))));
     let unknown = DeploymentId::parse("d-NOPE00000").unwrap();
     assert!(matches!(ready(w.cloud.get(&unknown)), Err(RemoteError::NotFound(_))));
 
-    let mut view = ready(w.cloud.deployment_group(&w.dg)).unwrap();
+    let mut view = ready(Deployments::deployment_group(&w.cloud, &w.dg)).unwrap();
     view.deployment_type = DeploymentType::InPlace;
     view.name.deployment_group = "in-place".into();
     w.cloud.add_deployment_group(view.clone(), 0);

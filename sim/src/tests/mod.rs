@@ -94,7 +94,8 @@ impl World {
                 green_provisioning: Some(GreenProvisioning::DiscoverExisting),
                 blue_action: Some(setup.blue_action),
                 ready_action: Some(setup.ready_action),
-                ec2_tag_filters: vec![setup.filter],
+                blue: greenfleet_core::cloud::BlueSelector::Filters(vec![setup.filter]),
+                load_balancer: true,
             },
             5,
         );

@@ -115,9 +115,12 @@ fn green_tags_land_after_the_instance_runs() {
     let g = w.start_green(vec![tag("env", "green"), tag("version", "6.0")]);
     assert_eq!(g.state, GreenState::Starting);
     assert_eq!(g.id.as_str().len(), "cdbg-".len() + 8);
+    // Spot lists the instances; their tags are read from EC2, where the green ones land late (F5).
     let green = |w: &World| {
-        let all = ready(w.cloud.instances(&w.group)).unwrap();
-        all.into_iter().skip(2).collect::<Vec<_>>()
+        let spot = ready(w.cloud.instances(&w.group)).unwrap();
+        let ids: Vec<_> = spot.iter().map(|i| i.id.clone()).collect();
+        let ec2 = ready(greenfleet_core::ports::Instances::describe(&w.cloud, &ids)).unwrap();
+        greenfleet_core::cloud::join_instances(&spot, &ec2).into_iter().skip(2).collect::<Vec<_>>()
     };
     let fresh = green(&w);
     assert_eq!(fresh.len(), 2, "as many green as blue were running");

@@ -224,6 +224,12 @@ fn allowed(plan: &Plan, seen: &Seen, i: usize) -> Allowed {
         a.kinds.insert("Rejected");
         a.why.push("shares a group with another rollout");
     }
+    if g.external.is_some() {
+        // An outside scale-out launches instances without the tag the deployment group selects blue
+        // by; preflight refuses to deploy past instances CodeDeploy would not count as original.
+        a.kinds.insert("Rejected");
+        a.why.push("an outside capacity change launched instances the deployment group does not select");
+    }
     if seen.undercut.contains(&r.id) {
         a.kinds.extend(["RolledBack", "Rejected"]);
         a.why.push("its group was scaled in before Spot launched green");

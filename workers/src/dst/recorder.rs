@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use greenfleet_core::cloud::{
-    Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, GreenDeployment, GreenSpec,
-    GroupView, InstanceView,
+    BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, Ec2Instance,
+    GreenDeployment, GreenSpec, GroupInstance, GroupView,
 };
 use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, RolloutId};
-use greenfleet_core::ports::{Deployments, Elastigroups, RemoteError};
+use greenfleet_core::ports::{Deployments, Elastigroups, Instances, RemoteError};
 use greenfleet_core::request::ROLLOUT_TAG_KEY;
 use greenfleet_sim::Cloud;
 
@@ -88,7 +88,7 @@ impl Elastigroups for Recorder {
         self.call("group", || id.to_string(), Elastigroups::group(&self.cloud, id)).await
     }
 
-    async fn instances(&self, id: &ElastigroupId) -> Result<Vec<InstanceView>, RemoteError> {
+    async fn instances(&self, id: &ElastigroupId) -> Result<Vec<GroupInstance>, RemoteError> {
         self.call("instances", || id.to_string(), Elastigroups::instances(&self.cloud, id)).await
     }
 
@@ -124,6 +124,13 @@ impl Elastigroups for Recorder {
 }
 
 #[async_trait]
+impl Instances for Recorder {
+    async fn describe(&self, ids: &[InstanceId]) -> Result<Vec<Ec2Instance>, RemoteError> {
+        self.call("describe_instances", || format!("{} ids", ids.len()), self.cloud.describe(ids)).await
+    }
+}
+
+#[async_trait]
 impl Deployments for Recorder {
     async fn deployment_group(&self, group: &DeploymentGroupRef) -> Result<DeploymentGroupView, RemoteError> {
         self.call("deployment_group", || group.to_string(), self.cloud.deployment_group(group)).await
@@ -142,6 +149,11 @@ impl Deployments for Recorder {
 
     async fn find(&self, group: &DeploymentGroupRef, description: &str) -> Result<Option<DeploymentId>, RemoteError> {
         self.call("find", || group.to_string(), self.cloud.find(group, description)).await
+    }
+
+    async fn point_blue(&self, group: &DeploymentGroupRef, blue: &BlueSelector) -> Result<(), RemoteError> {
+        let args = || format!("{group}, {blue}");
+        self.call("point_blue", args, self.cloud.point_blue(group, blue)).await
     }
 
     async fn get(&self, id: &DeploymentId) -> Result<DeploymentView, RemoteError> {

@@ -4,8 +4,8 @@
 //! does later draws from the same source in a fixed order, so a seed replays exactly.
 
 use greenfleet_core::cloud::{
-    BlueAction, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentType, GreenProvisioning, ReadyAction,
-    TagFilter,
+    BlueAction, BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentType, GreenProvisioning,
+    ReadyAction, TagFilter,
 };
 use greenfleet_core::ids::{ElastigroupId, Tag};
 use greenfleet_core::machine::MAX_ATTEMPTS;
@@ -271,6 +271,14 @@ impl Plan {
     }
 }
 
+/// The deployment group's first original-fleet filter (the DST's groups use one filter).
+fn first_filter(dg: &DeploymentGroupView) -> Option<&TagFilter> {
+    match &dg.blue {
+        BlueSelector::Filters(f) => f.first(),
+        BlueSelector::TagSet(sets) => sets.first().and_then(|s| s.first()),
+    }
+}
+
 fn draw_groups(rng: &mut Rng) -> Vec<GroupPlan> {
     let n = rng.range(1, 3);
     let mut groups: Vec<GroupPlan> = Vec::new();
@@ -291,12 +299,17 @@ fn draw_groups(rng: &mut Rng) -> Vec<GroupPlan> {
             } else {
                 ReadyAction::ContinueDeployment
             }),
-            ec2_tag_filters: vec![TagFilter { key: "release".into(), value: format!("{app}-5.0"), key_only: false }],
+            blue: BlueSelector::Filters(vec![TagFilter {
+                key: "release".into(),
+                value: format!("{app}-5.0"),
+                key_only: false,
+            }]),
+            load_balancer: true,
         });
         let f3_mistake = rng.chance(4);
         let mut group_tags = vec![tag("Name", &app), tag("Owner", "platform")];
         if f3_mistake {
-            let f = dg.ec2_tag_filters.first().map(|f| tag(&f.key, &f.value));
+            let f = first_filter(&dg).map(|f| tag(&f.key, &f.value));
             group_tags.extend(f);
         }
         let setup = GroupSetup {
@@ -352,7 +365,7 @@ fn draw_rollouts(rng: &mut Rng, groups: &[GroupPlan]) -> Vec<RolloutPlan> {
         let (app, dg_name) = (&group.dg.name.application, &group.dg.name.deployment_group);
         let dg_name =
             if mistake == Some(Mistake::UnknownDeploymentGroup) { "missing-bg".to_owned() } else { dg_name.clone() };
-        let blue_filter = group.dg.ec2_tag_filters.first().filter(|_| mistake == Some(Mistake::GreenTagIsBlue));
+        let blue_filter = first_filter(&group.dg).filter(|_| mistake == Some(Mistake::GreenTagIsBlue));
         let green_tag = if let Some(f) = blue_filter {
             serde_json::json!({"key": f.key, "value": f.value})
         } else {

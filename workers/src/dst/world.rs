@@ -30,6 +30,7 @@ pub(crate) fn slot(env: &Embedded, ctx: &Arc<Ctx>, name: &'static str) -> Slot {
     let recorder = Arc::new(Recorder { cloud: env.cloud.clone(), ctx: ctx.clone(), current: current.clone() });
     let executor = Executor {
         elastigroups: recorder.clone(),
+        instances: recorder.clone(),
         deployments: recorder,
         leases: Arc::new(YieldingLeases { inner: env.leases.clone(), cloud: env.cloud.clone(), ctx: ctx.clone() }),
         health: Arc::new(SimHealth(env.cloud.clone())),

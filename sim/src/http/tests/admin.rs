@@ -7,7 +7,7 @@ use super::{GROUP, Sim};
 
 #[tokio::test]
 async fn setup_inspection_and_counters() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
     let (status, v) = sim.admin_get("/_sim/health").await;
     assert_eq!((status, v), (StatusCode::OK, json!({ "ok": true })));
 
@@ -53,7 +53,7 @@ async fn setup_inspection_and_counters() {
 
 #[tokio::test]
 async fn fault_commands_apply_and_bad_ones_are_refused_whole() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
     let commands = json!([
         { "failDeployments": { "application": "app", "deploymentGroup": "dg", "code": "HOOK_EXECUTION_FAILURE" } },
         { "dropNextEvents": 1 },
@@ -101,7 +101,7 @@ async fn fault_commands_apply_and_bad_ones_are_refused_whole() {
 
 #[tokio::test]
 async fn failed_deployments_are_scripted_over_http() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
     let fail = json!({ "failDeployments": {
         "application": "app",
         "deploymentGroup": "dg",

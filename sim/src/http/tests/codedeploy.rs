@@ -11,7 +11,7 @@ fn error_type(v: &Value) -> &str {
 
 #[tokio::test]
 async fn get_deployment_group_reports_blue_green_settings() {
-    let sim = Sim::world("StopDeployment").await;
+    let sim = Sim::world("STOP_DEPLOYMENT").await;
     let (status, v) =
         sim.codedeploy("GetDeploymentGroup", &json!({ "applicationName": "app", "deploymentGroupName": "dg" })).await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -48,7 +48,7 @@ async fn get_deployment_group_reports_blue_green_settings() {
 
 #[tokio::test]
 async fn a_deployment_round_trips_through_ready_continue_and_success() {
-    let sim = Sim::world("StopDeployment").await;
+    let sim = Sim::world("STOP_DEPLOYMENT").await;
     sim.green_up().await;
     let (status, v) = sim.create_deployment("greenfleet rollout r-1").await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -143,7 +143,7 @@ async fn a_deployment_round_trips_through_ready_continue_and_success() {
 
 #[tokio::test]
 async fn requests_and_model_errors_map_to_codedeploy_error_types() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
 
     let response = sim.http.post(format!("{}/", sim.base)).body("{}").send().await.unwrap();
     let (status, v) = Sim::read(response).await;
@@ -216,7 +216,7 @@ async fn requests_and_model_errors_map_to_codedeploy_error_types() {
 
 #[tokio::test]
 async fn events_reach_the_sink_as_the_deployment_advances() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
     // The first puts fail: the events are kept and delivered on a later tick.
     sim.sink.fail_next(3);
     sim.green_up().await;

@@ -30,7 +30,7 @@ async fn instances(sim: &Sim) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn healthy_instances_answer_200_and_a_fault_makes_them_answer_503() {
-    let sim = Sim::world("StopDeployment").await;
+    let sim = Sim::world("STOP_DEPLOYMENT").await;
     let blue = instances(&sim).await;
     assert_eq!(blue.len(), 2);
     for (ip, _) in &blue {
@@ -67,7 +67,7 @@ async fn healthy_instances_answer_200_and_a_fault_makes_them_answer_503() {
 
 #[tokio::test]
 async fn an_address_no_instance_holds_stops_answering_and_shutdown_closes_every_listener() {
-    let sim = Sim::world("StopDeployment").await;
+    let sim = Sim::world("STOP_DEPLOYMENT").await;
     let blue = instances(&sim).await;
     let (ip, id) = blue[0].clone();
     eventually("bound", async || check(&sim, &ip).await).await;

@@ -74,14 +74,13 @@ impl Sim {
             .admin_post(
                 "/_sim/deployment-groups",
                 &json!({
-                    "view": {
-                        "name": { "application": "app", "deployment_group": "dg" },
-                        "deployment_type": "BlueGreen",
-                        "green_provisioning": "DiscoverExisting",
-                        "blue_action": "KeepAlive",
-                        "ready_action": ready_action,
-                        "ec2_tag_filters": [{ "key": "env", "value": "blue", "key_only": false }],
-                    },
+                    "application": "app",
+                    "deploymentGroup": "dg",
+                    "deploymentType": "BLUE_GREEN",
+                    "greenFleetProvisioning": "DISCOVER_EXISTING",
+                    "blueAction": "KEEP_ALIVE",
+                    "readyAction": ready_action,
+                    "ec2TagFilters": [{ "key": "env", "value": "blue" }],
                     "readyWaitMinutes": 5,
                 }),
             )

@@ -15,7 +15,7 @@ fn error_code(v: &Value) -> &str {
 
 #[tokio::test]
 async fn group_status_capacity_and_detach() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
 
     let (status, v) = sim.spot_get(&format!("/aws/ec2/group/{GROUP}?accountId=act-123")).await;
     assert_eq!(status, StatusCode::OK);
@@ -83,7 +83,7 @@ async fn group_status_capacity_and_detach() {
 
 #[tokio::test]
 async fn blue_green_create_get_and_stop() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
     let path = format!("/aws/ec2/group/{GROUP}/codeDeploy/blueGreenDeployment");
     let (status, v) = sim.spot_get(&path).await;
     assert_eq!(status, StatusCode::OK);
@@ -160,7 +160,7 @@ async fn bearer_token_is_required_and_checked_when_configured() {
 
 #[tokio::test]
 async fn errors_and_scripted_faults_over_http() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
 
     let (status, v) = sim.spot_get("/aws/ec2/group/sig-ffffffff").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -224,7 +224,7 @@ async fn errors_and_scripted_faults_over_http() {
 
 #[tokio::test]
 async fn reads_are_counted_apart_from_writes() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
     for path in [format!("/aws/ec2/group/{GROUP}"), format!("/aws/ec2/group/{GROUP}/status")] {
         assert_eq!(sim.spot_get(&path).await.0, StatusCode::OK);
     }

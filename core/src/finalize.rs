@@ -1,0 +1,147 @@
+//! Finalize, after CodeDeploy succeeded: wait for Spot to end its Blue/Green deployment, remove what
+//! is left of blue, restore capacity to the snapshot (F8), and point the deployment group's
+//! original-fleet tags at the new blue. Each stage reads back what it did before moving on.
+
+use crate::cloud::InstanceState;
+use crate::effect::{CallResult, Command, Inspection, WakeKind};
+use crate::machine::{Cx, MAX_ATTEMPTS, READBACK_DELAY_MS, SagaError};
+use crate::ports::RemoteError;
+use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
+
+impl Cx {
+    /// Ends a rollout whose deployment succeeded but whose finalizing could not finish.
+    pub(crate) fn needs_attention_after_success(&mut self, why: String, instructions: String) {
+        self.call(Command::ReleaseLeases { keys: self.lease_keys() });
+        self.done(Outcome::NeedsAttention {
+            reason: format!("the deployment succeeded, but finalizing failed: {why}"),
+            left: vec![instructions],
+        });
+    }
+
+    /// What an operator does by hand when Finalize stops at `stage`.
+    pub(crate) fn finalize_instructions(&self, stage: FinalizeStage) -> String {
+        let group = &self.saga.request.elastigroup_id;
+        match stage {
+            FinalizeStage::AwaitSpot | FinalizeStage::RemoveBlue => format!(
+                "detach and terminate the blue instances {:?} of {group} that are still attached",
+                self.saga.facts.blue
+            ),
+            FinalizeStage::RestoreCapacity => Compensation::RestoreCapacity.manual_instructions(&self.saga),
+            FinalizeStage::PointBlue => self.point_blue_instructions(),
+        }
+    }
+
+    fn point_blue_instructions(&self) -> String {
+        let dg = self.dg();
+        let tag = self.saga.request.rollout_tag();
+        let filter = format!("Key={},Value={},Type=KEY_AND_VALUE", tag.key, tag.value);
+        format!(
+            "point deployment group {dg} at the new blue fleet: aws deploy update-deployment-group --application-name {} \
+             --current-deployment-group-name {} --ec2-tag-filters {filter} (or, if it uses a tag set, \
+             --ec2-tag-set 'ec2TagSetList=[[{{{filter}}}]]')",
+            dg.application, dg.deployment_group
+        )
+    }
+
+    pub(crate) fn on_finalize_result(&mut self, stage: FinalizeStage, result: CallResult) -> Result<(), SagaError> {
+        let retry = |cx: &mut Self, e: &RemoteError| {
+            let instructions = cx.finalize_instructions(stage);
+            cx.retry(e, |cx, why| cx.needs_attention_after_success(why, instructions));
+        };
+        match (stage, result) {
+            (FinalizeStage::AwaitSpot, CallResult::Inspected(Ok(seen))) => {
+                let finished = seen.green.as_ref().is_none_or(|g| g.state.is_terminal());
+                if finished {
+                    let state = seen.green.as_ref().map_or("gone", |g| g.state.as_str()).to_owned();
+                    self.advance(
+                        Phase::Finalize(FinalizeStage::RemoveBlue),
+                        format!("Spot Blue/Green deployment {state}"),
+                    );
+                }
+            }
+            (FinalizeStage::AwaitSpot, CallResult::Inspected(Err(e))) => {
+                self.note(format!("could not read the group ({e}); will look again"));
+            }
+            (FinalizeStage::RemoveBlue, CallResult::Inspected(Ok(seen))) => self.remove_blue(&seen),
+            (FinalizeStage::RestoreCapacity, CallResult::Inspected(Ok(seen))) => self.restore_capacity(&seen, false)?,
+            (FinalizeStage::PointBlue, CallResult::Inspected(Ok(seen))) => self.point_blue(&seen),
+            (_, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(())) | CallResult::BluePointed(Ok(()))) => {
+                // As in compensation: only accepted calls count as rounds, then read back after a pause.
+                self.saga.stage += 1;
+                self.wake(WakeKind::Step, READBACK_DELAY_MS);
+            }
+            (
+                _,
+                CallResult::Inspected(Err(e))
+                | CallResult::Detached(Err(e))
+                | CallResult::CapacitySet(Err(e))
+                | CallResult::BluePointed(Err(e)),
+            ) => retry(self, &e),
+            (_, other) => {
+                let name = crate::compensation::result_name(&other);
+                self.note(format!("ignored a late result while finalizing: {name}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_blue(&mut self, seen: &Inspection) {
+        // Blue is every instance without this rollout's tag in EC2: the snapshot's, and any the group
+        // launched meanwhile (someone raised its capacity), which would otherwise outlive green when
+        // capacity is restored (Spot scales in the newest first).
+        let blue: Vec<_> = seen
+            .instances
+            .iter()
+            .filter(|i| i.state != InstanceState::Terminating && !i.tags.iter().any(|t| self.is_rollout_tag(t)))
+            .map(|i| i.id.clone())
+            .collect();
+        if blue.is_empty() {
+            self.advance(Phase::Finalize(FinalizeStage::RestoreCapacity), "no blue instance left (read back)");
+        } else if self.saga.stage >= MAX_ATTEMPTS {
+            let why = format!("{} blue instances still attached", blue.len());
+            let todo = format!("detach and terminate {blue:?} from {}", self.saga.request.elastigroup_id);
+            self.needs_attention_after_success(why, todo);
+        } else {
+            self.note(format!("Spot kept {} blue instances (KEEP_ALIVE); detaching and terminating them", blue.len()));
+            self.call(Command::Detach { group: seen.group.id.clone(), instances: blue });
+        }
+    }
+
+    /// CodeDeploy's original fleet is whatever the deployment group's tags select: after success that
+    /// must be the new blue (this rollout's green), or the next rollout finds no original instances —
+    /// or no replacement, if the old filter happens to match the next green.
+    fn point_blue(&mut self, seen: &Inspection) {
+        let Some(Some(dg)) = &seen.deployment_group else {
+            let why = format!("deployment group {} could not be read: it no longer exists", self.dg());
+            let todo = self.point_blue_instructions();
+            self.needs_attention_after_success(why, todo);
+            return;
+        };
+        let wanted = dg.blue.only(&self.saga.request.rollout_tag());
+        if dg.blue == wanted {
+            // Release gets its own timeline line, as every step does: `watch` shows it too.
+            self.note(format!(
+                "deployment group {} selects blue by {} = {wanted} (read back)",
+                self.dg(),
+                wanted.field()
+            ));
+            self.enter(Phase::Release, "releasing the leases");
+        } else if self.saga.stage >= MAX_ATTEMPTS {
+            let why = format!(
+                "the deployment group's {} still read {} after {MAX_ATTEMPTS} updates",
+                wanted.field(),
+                dg.blue
+            );
+            let todo = self.point_blue_instructions();
+            self.needs_attention_after_success(why, todo);
+        } else {
+            self.note(format!(
+                "pointing deployment group {} at the new blue: {} {} → {wanted}",
+                self.dg(),
+                wanted.field(),
+                dg.blue
+            ));
+            self.call(Command::PointBlue { group: self.dg(), blue: wanted });
+        }
+    }
+}
