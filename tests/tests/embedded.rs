@@ -52,3 +52,41 @@ async fn demo_outcomes_hold_with_shuffled_duplicated_events_and_lost_acks() {
         run_demo(seed, h).await;
     }
 }
+
+/// Three rollouts in a row on one group, with an unrelated EC2 instance in the account that carries
+/// the version tag the second one deploys. Each must find blue where CodeDeploy looks (the deployment
+/// group's tags, which Finalize points at the new blue) and target green by its unique tag alone.
+#[tokio::test]
+async fn successive_rollouts_on_one_group_keep_the_deployment_group_on_blue() {
+    let s = scenarios::demo().into_iter().find(|s| s.name == "search-6.0").expect("the search scenario");
+    let env = Embedded::new(DEMO_START);
+    s.install(&env.cloud);
+    let version_tag = |v: &str| greenfleet_core::ids::Tag::new("version", v).expect("a tag");
+    let stranger = env.cloud.add_instance(vec![version_tag("6.1")]);
+    let dg = &s.deployment_group.name;
+    assert_eq!(env.cloud.deployment_group_view(dg).expect("dg").blue.to_string(), "release=search-5.0");
+    for (n, version) in ["6.0", "6.1", "6.2"].into_iter().enumerate() {
+        let id = format!("search-{version}");
+        let mut request = s.request();
+        request["requestId"] = serde_json::json!(id);
+        request["greenTags"] = serde_json::json!([{"key": "version", "value": version}]);
+        env.submit(&request.to_string()).await;
+        env.run_until_idle(DEMO_LIMIT_MS, |_| {}).await;
+        let saga = env.store.all().into_iter().find(|x| x.id.as_str() == id).expect("saga stored");
+        assert_eq!(saga.outcome().map(|o| o.kind()), Some("Succeeded"), "rollout {n}: {}", demo::timeline(&saga));
+        let view = env.cloud.deployment_group_view(dg).expect("dg");
+        assert_eq!(view.blue.to_string(), format!("greenfleet:rollout={id}"), "rollout {n}");
+        let state = env.cloud.group_state(&s.group.id).expect("group");
+        let live: Vec<_> =
+            state.instances.iter().filter(|i| i.state != greenfleet_core::cloud::InstanceState::Terminating).collect();
+        assert!(
+            !live.is_empty() && live.iter().all(|i| view.blue.matches(&i.tags)),
+            "rollout {n}: only the new blue: {live:?}"
+        );
+    }
+    assert_eq!(env.cloud.deployments_created(dg), 3);
+    assert!(
+        env.cloud.deployments_targeting(&stranger).is_empty(),
+        "the unrelated instance tagged version=6.1 was deployed to"
+    );
+}

@@ -186,9 +186,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },
-    /// Serve the simulated Spot API and CodeDeploy over HTTP (for trials and tests without Spot or
-    /// AWS CodeDeploy); CodeDeploy events go to EventBridge with PutEvents. Point the worker at it with
-    /// `GREENFLEET_SPOT_URL=http://ADDR` and `AWS_ENDPOINT_URL_CODEDEPLOY=http://ADDR`.
+    /// Serve the simulated Spot API, CodeDeploy and EC2's DescribeInstances over HTTP (for trials and
+    /// tests without Spot or AWS); CodeDeploy events go to EventBridge with PutEvents. Point the worker
+    /// at it with `GREENFLEET_SPOT_URL=http://ADDR`, `AWS_ENDPOINT_URL_CODEDEPLOY=http://ADDR` and
+    /// `AWS_ENDPOINT_URL_EC2=http://ADDR`.
     Sim {
         /// Address to listen on.
         #[arg(long, env = "GREENFLEET_SIM_ADDR", default_value = "127.0.0.1:9480")]

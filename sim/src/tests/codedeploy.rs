@@ -201,3 +201,64 @@ fn unknown_and_unfit_deployment_groups() {
     let (code, _) = rejection(ready(w.cloud.create(&spec)).unwrap_err());
     assert_eq!(code, "InvalidTargetInstancesException");
 }
+
+#[test]
+fn target_tag_filters_are_ored_so_a_shared_tag_reaches_instances_outside_the_group() {
+    // An unrelated instance in the account carries `version=6.0`, the version green deploys.
+    let w = World::new(Setup::default());
+    let stranger = w.cloud.add_instance(vec![tag("version", "6.0")]);
+    w.start_green(vec![tag("greenfleet:rollout", "r-1"), tag("version", "6.0")]);
+    w.run_until("green in progress", |w| w.green_state() == "IN_PROGRESS");
+    // Targeting by every green tag (what greenfleet did) selects the stranger too: CodeDeploy ORs them.
+    let d = w.create(vec![tag("greenfleet:rollout", "r-1"), tag("version", "6.0")]);
+    w.run_until_terminal(&d);
+    assert_eq!(w.cloud.deployments_targeting(&stranger), [d.clone()]);
+
+    // By the unique rollout tag alone, only green is a target.
+    let w = World::new(Setup::default());
+    let stranger = w.cloud.add_instance(vec![tag("version", "6.0")]);
+    w.start_green(vec![tag("greenfleet:rollout", "r-1"), tag("version", "6.0")]);
+    w.run_until("green in progress", |w| w.green_state() == "IN_PROGRESS");
+    let d = w.create(vec![tag("greenfleet:rollout", "r-1")]);
+    w.run_until_terminal(&d);
+    assert!(w.cloud.deployments_targeting(&stranger).is_empty());
+    assert_eq!(w.cloud.deployment_status(&d), Some(greenfleet_core::cloud::DeploymentStatus::Succeeded));
+}
+
+#[test]
+fn a_tag_set_selects_the_original_fleet_by_and_across_sets() {
+    // (Name=web) AND (env=blue): green carries Name=web too, but not env=blue, so it is a replacement.
+    let w = World::new(Setup::default());
+    let set = |k: &str, v: &str| vec![TagFilter { key: k.into(), value: v.into(), key_only: false }];
+    let mut view = w.cloud.deployment_group_view(&w.dg).unwrap();
+    view.blue = greenfleet_core::cloud::BlueSelector::TagSet(vec![set("Name", "web"), set("env", "blue")]);
+    w.cloud.add_deployment_group(view.clone(), 5);
+    w.start_green(vec![tag("greenfleet:rollout", "r-1")]);
+    w.run_until("green in progress", |w| w.green_state() == "IN_PROGRESS");
+    let d = w.create(vec![tag("greenfleet:rollout", "r-1")]);
+    w.run_until_terminal(&d);
+    assert_eq!(w.cloud.deployment_status(&d), Some(greenfleet_core::cloud::DeploymentStatus::Succeeded));
+
+    // Read as filters (OR), Name=web alone would make green original: no replacement (F3).
+    let w = World::new(Setup::default());
+    view.blue = greenfleet_core::cloud::BlueSelector::Filters([set("Name", "web"), set("env", "blue")].concat());
+    w.cloud.add_deployment_group(view, 5);
+    w.start_green(vec![tag("greenfleet:rollout", "r-1")]);
+    w.run_until("green in progress", |w| w.green_state() == "IN_PROGRESS");
+    let d = w.create(vec![tag("greenfleet:rollout", "r-1")]);
+    w.run_until_terminal(&d);
+    assert_eq!(error_of(&w, &d).0, "NO_INSTANCES");
+}
+
+#[test]
+fn blue_green_without_a_load_balancer_fails_with_missing_elb_information() {
+    let w = World::new(Setup::default());
+    let mut view = w.cloud.deployment_group_view(&w.dg).unwrap();
+    view.load_balancer = false;
+    w.cloud.add_deployment_group(view, 5);
+    w.start_green(vec![tag("greenfleet:rollout", "r-1")]);
+    w.run_until("green in progress", |w| w.green_state() == "IN_PROGRESS");
+    let d = w.create(vec![tag("greenfleet:rollout", "r-1")]);
+    w.run_until_terminal(&d);
+    assert_eq!(error_of(&w, &d).0, "MISSING_ELB_INFORMATION");
+}

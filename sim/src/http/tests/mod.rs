@@ -5,6 +5,7 @@
 
 mod admin;
 mod codedeploy;
+mod ec2;
 mod health;
 mod spot;
 
@@ -102,6 +103,21 @@ impl Sim {
         assert_eq!(status, StatusCode::OK, "{state}");
         assert_eq!(state["instances"].as_array().unwrap().len(), 2);
         sim
+    }
+
+    /// `DescribeInstances` on the EC2 face with `params` (form-encoded filters); the XML answer.
+    async fn describe_instances(&self, params: &str) -> String {
+        let body = format!("Action=DescribeInstances&Version=2016-11-15&{params}");
+        let response = self
+            .http
+            .post(&self.base)
+            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
     }
 
     async fn read(response: reqwest::Response) -> (StatusCode, Value) {
