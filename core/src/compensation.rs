@@ -6,7 +6,7 @@ use crate::effect::{CallResult, Command, Inspection, WakeKind};
 use crate::machine::{Cx, GREEN_POLL_MS, MAX_ATTEMPTS, READBACK_DELAY_MS, STOP_POLLS, SagaError};
 use crate::ports::RemoteError;
 use crate::request::ROLLOUT_TAG_KEY;
-use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
+use crate::saga::{Compensation, Outcome, Phase};
 
 impl Cx {
     pub(crate) fn act_compensation(&mut self, step: Compensation) -> Result<(), SagaError> {
@@ -169,7 +169,9 @@ impl Cx {
             if compensating {
                 self.next_compensation(&note);
             } else {
-                self.advance(Phase::Finalize(FinalizeStage::PointBlue), note);
+                // Release gets its own timeline line, as every step does: `watch` shows it too.
+                self.note(note);
+                self.enter(Phase::Release, "releasing the leases");
             }
         } else if self.saga.stage >= MAX_ATTEMPTS {
             let why = format!("capacity is {now}, expected {snapshot}");

@@ -1,6 +1,7 @@
 //! Finalize, after CodeDeploy succeeded: wait for Spot to end its Blue/Green deployment, remove what
-//! is left of blue, restore capacity to the snapshot (F8), and point the deployment group's
-//! original-fleet tags at the new blue. Each stage reads back what it did before moving on.
+//! is left of blue, point the deployment group's original-fleet tags at the new blue, and restore
+//! capacity to the snapshot (F8), last, so nothing changes the group after its read-back. Each stage
+//! reads back what it did before moving on.
 
 use crate::cloud::InstanceState;
 use crate::effect::{CallResult, Command, Inspection, WakeKind};
@@ -96,7 +97,7 @@ impl Cx {
             .map(|i| i.id.clone())
             .collect();
         if blue.is_empty() {
-            self.advance(Phase::Finalize(FinalizeStage::RestoreCapacity), "no blue instance left (read back)");
+            self.advance(Phase::Finalize(FinalizeStage::PointBlue), "no blue instance left (read back)");
         } else if self.saga.stage >= MAX_ATTEMPTS {
             let why = format!("{} blue instances still attached", blue.len());
             let todo = format!("detach and terminate {blue:?} from {}", self.saga.request.elastigroup_id);
@@ -119,13 +120,9 @@ impl Cx {
         };
         let wanted = dg.blue.only(&self.saga.request.rollout_tag());
         if dg.blue == wanted {
-            // Release gets its own timeline line, as every step does: `watch` shows it too.
-            self.note(format!(
-                "deployment group {} selects blue by {} = {wanted} (read back)",
-                self.dg(),
-                wanted.field()
-            ));
-            self.enter(Phase::Release, "releasing the leases");
+            let note =
+                format!("deployment group {} selects blue by {} = {wanted} (read back)", self.dg(), wanted.field());
+            self.advance(Phase::Finalize(FinalizeStage::RestoreCapacity), note);
         } else if self.saga.stage >= MAX_ATTEMPTS {
             let why = format!(
                 "the deployment group's {} still read {} after {MAX_ATTEMPTS} updates",

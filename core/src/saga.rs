@@ -165,10 +165,10 @@ pub enum FinalizeStage {
     AwaitSpot,
     /// Detach and terminate blue instances Spot kept (KEEP_ALIVE), then verify.
     RemoveBlue,
-    /// Restore capacity to the snapshot (F8) and read it back.
+    /// Restore capacity to the snapshot (F8) and read it back (the last stage).
     RestoreCapacity,
     /// Point the deployment group's original-fleet tags at the new blue (this rollout's tag), and read
-    /// them back, so the next rollout finds blue where CodeDeploy looks.
+    /// them back, so the next rollout finds blue where CodeDeploy looks (before RestoreCapacity).
     PointBlue,
 }
 

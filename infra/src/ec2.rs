@@ -40,6 +40,13 @@ impl Ec2Sdk {
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         Self::new(Client::new(config))
     }
+
+    /// A client for an explicit endpoint (a simulator's), which wins over every `AWS_ENDPOINT_URL*`
+    /// variable: a test process that points the other services at an emulator can still read EC2 here.
+    #[must_use]
+    pub fn with_endpoint(config: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        Self::new(Client::from_conf(aws_sdk_ec2::config::Builder::from(config).endpoint_url(endpoint).build()))
+    }
 }
 
 #[async_trait]

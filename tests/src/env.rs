@@ -436,8 +436,7 @@ impl TestEnv {
     /// where CodeDeploy looks.
     #[must_use]
     pub fn ec2(&self) -> greenfleet_infra::ec2::Ec2Sdk {
-        let config = self.sdk.to_builder().endpoint_url(&self.sim_url).build();
-        greenfleet_infra::ec2::Ec2Sdk::from_config(&config)
+        greenfleet_infra::ec2::Ec2Sdk::with_endpoint(&self.sdk, &self.sim_url)
     }
 
     /// The observer of this environment's lifecycle events, created on first call. Create it before

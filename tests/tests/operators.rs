@@ -80,13 +80,18 @@ async fn plan_shows_what_the_readme_example_would_do_and_changes_nothing() {
         v["plan"]["launch"]["tags"],
         serde_json::json!([{ "key": "greenfleet:rollout", "value": "search-6.0" }, { "key": "version", "value": "6.0" }])
     );
-    assert_eq!(v["plan"]["deployment"]["targetTags"], v["plan"]["launch"]["tags"]);
+    // Green is targeted by its unique tag alone: CodeDeploy ORs target tag filters.
+    assert_eq!(
+        v["plan"]["deployment"]["targetTags"],
+        serde_json::json!([{ "key": "greenfleet:rollout", "value": "search-6.0" }])
+    );
+    assert_eq!(v["plan"]["deployment"]["blueFilter"]["after"], "greenfleet:rollout=search-6.0");
     assert_eq!(v["plan"]["deployment"]["deploymentGroup"]["deployment_group"], "search-bg");
     assert_eq!(v["plan"]["gates"]["approval"], "manual");
 
     // It read the group, its instances, its Blue/Green and the deployment group, once per run.
     let calls = env.cloud.api_calls();
-    for op in ["group", "instances", "green", "deployment_group"] {
+    for op in ["group", "instances", "describe_instances", "green", "deployment_group"] {
         assert_eq!(calls.get(op), Some(&2), "{op} calls: {calls:?}");
     }
     assert_nothing_written(&env).await;
@@ -115,6 +120,23 @@ const CASES: &[Case] = &[
         what: "no EC2 tag filters (F1)",
         rule: "[F1 EC2 tags identify blue]",
         change: |s, _, _| s.deployment_group.blue = greenfleet_core::cloud::BlueSelector::Filters(vec![]),
+    },
+    Case {
+        what: "EC2 tags that miss the running instances (F1)",
+        rule: "[F1 tags select every blue instance]",
+        change: |s, _, _| {
+            s.deployment_group.blue =
+                greenfleet_core::cloud::BlueSelector::Filters(vec![greenfleet_core::cloud::TagFilter {
+                    key: "release".into(),
+                    value: "search-4.9".into(),
+                    key_only: false,
+                }]);
+        },
+    },
+    Case {
+        what: "no load balancer (F1)",
+        rule: "[F1 load balancer]",
+        change: |s, _, _| s.deployment_group.load_balancer = false,
     },
     Case {
         what: "no deployment group (F1)",

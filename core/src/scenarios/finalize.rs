@@ -28,7 +28,10 @@ fn f8_keep_alive_capacity_is_restored_and_read_back() {
     s.apply(&mut fleet, is::inspect);
     assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RemoveBlue));
     s.apply(&mut fleet, is::inspect);
-    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RestoreCapacity), "no blue left: nothing to detach");
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::PointBlue), "no blue left: nothing to detach");
+    // The deployment group now selects the new blue by its unique tag, read back.
+    s.apply(&mut fleet, is::inspect_with_dg).apply(&mut fleet, is::point_blue).apply(&mut fleet, is::inspect_with_dg);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RestoreCapacity), "{:#?}", s.saga.history);
 
     s.apply(&mut fleet, is::inspect);
     assert_eq!(
@@ -40,11 +43,8 @@ fn f8_keep_alive_capacity_is_restored_and_read_back() {
     s.apply(&mut fleet, is::inspect);
     assert!(s.noted("capacity is [Target 2, Min 1, Max 2]; restoring [Target 1, Min 1, Max 1]"));
     s.apply(&mut fleet, is::set_capacity).apply(&mut fleet, is::inspect);
-    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::PointBlue));
-    assert_eq!(fleet.group.capacity, capacity(1, 1, 1));
-    // The deployment group now selects the new blue by its unique tag, read back before Release.
-    s.apply(&mut fleet, is::inspect_with_dg).apply(&mut fleet, is::point_blue).apply(&mut fleet, is::inspect_with_dg);
     assert_eq!(s.phase(), &Phase::Release);
+    assert_eq!(fleet.group.capacity, capacity(1, 1, 1));
     s.complete(CallResult::LeasesReleased(Ok(())));
     assert_eq!(s.outcome(), &Outcome::Succeeded);
 }
@@ -56,6 +56,7 @@ fn capacity_that_never_reads_back_needs_attention_with_the_numbers() {
     fleet.set_green_state(GreenState::Finished);
     s.apply(&mut fleet, is::inspect).apply(&mut fleet, is::inspect);
     s.apply(&mut fleet, is::detach).apply(&mut fleet, is::inspect);
+    s.apply(&mut fleet, is::inspect_with_dg).apply(&mut fleet, is::point_blue).apply(&mut fleet, is::inspect_with_dg);
     assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RestoreCapacity));
     for _ in 0..MAX_ATTEMPTS {
         s.apply(&mut fleet, is::inspect);

@@ -103,14 +103,6 @@ fn happy_path_walks_every_forward_step() {
     let Command::Detach { instances, .. } = s.expect_call(is::detach) else { unreachable!() };
     assert_eq!(instances, [instance("i-blue1"), instance("i-blue2")]);
     s.apply(&mut fleet, is::detach).apply(&mut fleet, is::inspect);
-    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RestoreCapacity));
-
-    // Capacity back to the snapshot, read back.
-    assert_eq!(fleet.group.capacity, capacity(2, 1, 4));
-    s.apply(&mut fleet, is::inspect);
-    let Command::SetCapacity { capacity: set, .. } = s.expect_call(is::set_capacity) else { unreachable!() };
-    assert_eq!(set, capacity(2, 1, 2));
-    s.apply(&mut fleet, is::set_capacity).apply(&mut fleet, is::inspect);
     assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::PointBlue));
 
     // The deployment group's tag filter moves from the old blue to this rollout's green, read back.
@@ -119,6 +111,14 @@ fn happy_path_walks_every_forward_step() {
     assert_eq!(blue.to_string(), "greenfleet:rollout=rel-42");
     s.apply(&mut fleet, is::point_blue).apply(&mut fleet, is::inspect_with_dg);
     assert!(s.noted("selects blue by ec2TagFilters = greenfleet:rollout=rel-42 (read back)"));
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RestoreCapacity));
+
+    // Capacity back to the snapshot, read back.
+    assert_eq!(fleet.group.capacity, capacity(2, 1, 4));
+    s.apply(&mut fleet, is::inspect);
+    let Command::SetCapacity { capacity: set, .. } = s.expect_call(is::set_capacity) else { unreachable!() };
+    assert_eq!(set, capacity(2, 1, 2));
+    s.apply(&mut fleet, is::set_capacity).apply(&mut fleet, is::inspect);
     assert_eq!(s.phase(), &Phase::Release);
 
     // Release → Succeeded.

@@ -201,26 +201,39 @@ fn a_tag_set_is_read_as_and_across_sets_so_a_group_tag_in_one_set_is_fine() {
     rejects(&fleet, &["[F3", "ec2TagSet `(Name=web) and (Owner=team-web)` match the Elastigroup's own tags"]);
 }
 
+/// Runs preflight, the lease and the Snapshot's re-check under it; returns the rejection's reason.
+fn rejection_under_the_lease(fleet: &mut Fleet) -> String {
+    let mut s = Scenario::start(request());
+    s.complete(fleet.preflight());
+    assert_eq!(s.phase(), &Phase::Lock, "judged under the lease, not before it: {:?}", s.saga.history);
+    s.complete(acquired());
+    s.apply(fleet, is::inspect_with_dg);
+    assert!(matches!(s.outcome(), Outcome::Rejected { .. }), "{:?}", s.outcome());
+    assert!(is::release(s.issued.last().unwrap()), "the leases are released");
+    assert!(s.side_effects().is_empty(), "nothing was changed");
+    s.reason().to_owned()
+}
+
 #[test]
-fn a_filter_that_misses_running_instances_is_refused_naming_a_tag_they_all_carry() {
+fn a_filter_that_misses_running_instances_is_refused_under_the_lease_naming_a_tag_they_all_carry() {
     let mut fleet = Fleet::healthy();
     fleet.dg_mut().blue = BlueSelector::Filters(vec![filter("fleet", "old")]);
-    rejects(
-        &fleet,
-        &[
-            "[F1 tags select every blue instance]",
-            "ec2TagFilters `fleet=old` do not select 2 of the 2 running instances in EC2 (i-blue1, i-blue2)",
-            "set the deployment group's EC2 tag filter to fleet=blue",
-        ],
-    );
+    let reason = rejection_under_the_lease(&mut fleet);
+    for needle in [
+        "[F1 tags select every blue instance]",
+        "ec2TagFilters `fleet=old` do not select 2 of the 2 running instances in EC2 (i-blue1, i-blue2)",
+        "set the deployment group's EC2 tag filter to fleet=blue",
+    ] {
+        assert!(reason.contains(needle), "`{needle}` not in: {reason}");
+    }
     // The previous rollout's tag is the natural choice once greenfleet ran on the group.
     for i in &mut fleet.instances {
         i.tags.push(tag("greenfleet:rollout", "rel-41"));
     }
-    rejects(&fleet, &["filter to greenfleet:rollout=rel-41"]);
+    assert!(rejection_under_the_lease(&mut fleet).contains("filter to greenfleet:rollout=rel-41"));
     // No tag shared by them all: say how to make one.
     fleet.instances[0].tags.retain(|t| t.key == "Name" || t.key == "Owner");
-    rejects(&fleet, &["aws ec2 create-tags --resources i-blue1 i-blue2"]);
+    assert!(rejection_under_the_lease(&mut fleet).contains("aws ec2 create-tags --resources i-blue1 i-blue2"));
 }
 
 #[test]

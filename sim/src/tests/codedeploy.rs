@@ -212,7 +212,7 @@ fn target_tag_filters_are_ored_so_a_shared_tag_reaches_instances_outside_the_gro
     // Targeting by every green tag (what greenfleet did) selects the stranger too: CodeDeploy ORs them.
     let d = w.create(vec![tag("greenfleet:rollout", "r-1"), tag("version", "6.0")]);
     w.run_until_terminal(&d);
-    assert_eq!(w.cloud.deployments_targeting(&stranger), [d.clone()]);
+    assert_eq!(w.cloud.deployments_targeting(&stranger), std::slice::from_ref(&d));
 
     // By the unique rollout tag alone, only green is a target.
     let w = World::new(Setup::default());

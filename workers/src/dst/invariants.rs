@@ -188,6 +188,12 @@ fn allowed(plan: &Plan, seen: &Seen, i: usize) -> Allowed {
     if r.mistake.is_some() || g.f3_mistake {
         a.kinds.insert("Rejected");
         a.why.push("a setup mistake preflight must reject");
+        if r.mistake == Some(crate::dst::scheduler::Mistake::GreenTagIsBlue) && plan.shares(i) {
+            // A rollout before it on the group moved the deployment group's tags to its own green
+            // (Finalize), so the old blue tag it reuses is no longer blue's.
+            a.kinds.insert("Succeeded");
+            a.why.push("an earlier rollout moved the deployment group off the tag it reuses");
+        }
         if r.cancel.is_some() {
             a.kinds.insert("RolledBack");
         }
@@ -223,6 +229,11 @@ fn allowed(plan: &Plan, seen: &Seen, i: usize) -> Allowed {
     if plan.shares(i) {
         a.kinds.insert("Rejected");
         a.why.push("shares a group with another rollout");
+    }
+    if !g.owns_dg {
+        // A deployment group shared with another Elastigroup selects that group's blue by its tags.
+        a.kinds.insert("Rejected");
+        a.why.push("its deployment group's tags select another group's blue");
     }
     if g.external.is_some() {
         // An outside scale-out launches instances without the tag the deployment group selects blue

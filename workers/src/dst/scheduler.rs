@@ -299,11 +299,16 @@ fn draw_groups(rng: &mut Rng) -> Vec<GroupPlan> {
             } else {
                 ReadyAction::ContinueDeployment
             }),
-            blue: BlueSelector::Filters(vec![TagFilter {
-                key: "release".into(),
-                value: format!("{app}-5.0"),
-                key_only: false,
-            }]),
+            // Blue by one filter, or by a tag set (AND across sets) whose second set is a group tag.
+            blue: {
+                let release = TagFilter { key: "release".into(), value: format!("{app}-5.0"), key_only: false };
+                if rng.chance(30) {
+                    let name = TagFilter { key: "Name".into(), value: app.clone(), key_only: false };
+                    BlueSelector::TagSet(vec![vec![release], vec![name]])
+                } else {
+                    BlueSelector::Filters(vec![release])
+                }
+            },
             load_balancer: true,
         });
         let f3_mistake = rng.chance(4);
