@@ -124,7 +124,7 @@ impl RequestBuilder {
             }];
             // Report the other problems too.
             let mut doc = self.doc;
-            doc.revision = Revision::GitHub(GitHubRevision { repository: "o/n".into(), commit_id: "0000000".into() });
+            doc.revision = Revision::GitHub(GitHubRevision { repository: "o/n".into(), commit_id: "0".repeat(40) });
             let request_id = Some(doc.request_id.clone());
             if let Err(e) = RolloutRequest::validate(doc) {
                 problems.extend(e.problems);
@@ -173,8 +173,21 @@ mod tests {
             .build()
             .expect_err("refused");
         let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["revision.github.repository", "greenTags[1]", "timeouts.deploymentMinutes"]);
-        let ok = good().github_revision("acme/shop", "0a1b2c3d").manual_approval().build().expect("valid");
+        assert_eq!(
+            fields,
+            ["revision.github.repository", "revision.github.commitId", "greenTags[1]", "timeouts.deploymentMinutes"]
+        );
+        assert!(e.to_string().contains("`abc1234` is not a full commit SHA"), "{e}");
+        let sha = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+        let ok = good().github_revision("acme/shop", sha).manual_approval().build().expect("valid");
         assert_eq!(ok.approval, ApprovalMode::Manual);
+    }
+
+    #[test]
+    fn control_characters_are_refused_as_in_a_document() {
+        let e = good().green_tag("build", "6.0\n").requested_by("ci\u{7f}").build().expect_err("refused");
+        let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["requestedBy", "greenTags[1].value"]);
+        assert!(e.to_string().contains("U+000A"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! greenfleet's core: the Blue/Green rollout saga as a pure state machine, with no IO.
 //!
-//! * [`request`] — the rollout request (schemaVersion 1), its validation and JSON Schema.
+//! * [`request`] — the rollout request (schemaVersion 1), its validation and JSON Schema; `duplicate_keys`
+//!   refuses a document with a key given twice.
 //! * [`preflight`] — the field facts F1–F4 as named rules; [`plan`] — what a rollout would do (`greenfleet plan`).
 //! * [`saga`] — the saga's state, steps, compensations and outcomes.
 //! * [`machine`] — `handle(&Saga, Input, now) -> Transition`: decide, never do.
@@ -16,6 +17,7 @@ mod arbitrary;
 pub mod cloud;
 pub mod codedeploy_event;
 mod compensation;
+mod duplicate_keys;
 pub mod effect;
 pub mod event;
 mod finalize;

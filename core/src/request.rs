@@ -16,6 +16,13 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 pub const MAX_GREEN_TAGS: usize = 10;
 /// The tag key greenfleet puts on every green instance, with the rollout id as value (F4).
 pub const ROLLOUT_TAG_KEY: &str = "greenfleet:rollout";
+/// JSON Schema pattern of a control character (`char::is_control`, Unicode's Cc: U+0000–U+001F and
+/// U+007F–U+009F), which tags, names and other free text must not contain. The schema says
+/// `"not": {"type": "string", "pattern": …}` (`null` stays valid) rather than an anchored `^[^…]*$`:
+/// Python's `re` lets `$` match before a final newline, the control character most often pasted in.
+const CONTROL_CHARACTER: &str = r"[\u0000-\u001F\u007F-\u009F]";
+/// JSON Schema pattern of a full commit SHA (with its length fixed at 40, for the same reason).
+const FULL_SHA: &str = "^[0-9a-fA-F]{40}$";
 
 /// A validated rollout request. Build it with [`parse_request`] (or [`RolloutRequest::validate`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,16 +94,20 @@ pub enum Revision {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct S3Revision {
     /// Bucket name.
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub bucket: String,
     /// Object key.
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub key: String,
     /// zip, tar, tgz, YAML or JSON.
     pub bundle_type: BundleType,
     /// Object version, if the bucket is versioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub version: Option<String>,
     /// Expected ETag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub e_tag: Option<String>,
 }
 
@@ -105,8 +116,10 @@ pub struct S3Revision {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GitHubRevision {
     /// `owner/name`.
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub repository: String,
-    /// The commit SHA.
+    /// The full commit SHA: 40 hex characters, as `git rev-parse HEAD` prints them.
+    #[schemars(length(equal = 40), pattern(FULL_SHA))]
     pub commit_id: String,
 }
 
@@ -216,6 +229,7 @@ mod defaults {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HealthCheck {
     /// URL with `{ip}` standing for the instance's private IP, e.g. `http://{ip}:8080/health`.
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub url_template: String,
     /// Status code that counts as healthy (default 200).
     #[serde(default = "defaults::expected_status")]
@@ -257,9 +271,11 @@ pub enum Strategy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagDoc {
-    /// Tag key (1–128 characters, not starting with `aws:`).
+    /// Tag key (1–128 characters, not starting with `aws:`, no control characters).
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub key: String,
-    /// Tag value (up to 256 characters).
+    /// Tag value (up to 256 characters, no control characters).
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub value: String,
 }
 
@@ -276,8 +292,10 @@ pub struct RolloutRequestDoc {
     /// `sig-…`.
     pub elastigroup_id: String,
     /// CodeDeploy application.
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub application: String,
     /// CodeDeploy deployment group.
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub deployment_group: String,
     /// Only `blueGreen` is supported (default); `roll` is rejected.
     #[serde(default)]
@@ -297,6 +315,7 @@ pub struct RolloutRequestDoc {
     #[serde(default)]
     pub approval: ApprovalMode,
     /// Who asked.
+    #[schemars(extend("not" = {"type": "string", "pattern": CONTROL_CHARACTER}))]
     pub requested_by: String,
 }
 
@@ -370,6 +389,20 @@ pub fn parse_request(bytes: &[u8]) -> Result<RolloutRequest, RequestError> {
         return Err(RequestError::document(None, "expected a JSON object with schemaVersion 1"));
     };
     let request_id = map.get("requestId").and_then(|v| v.as_str()).map(|s| s.chars().take(64).collect());
+    // serde_json keeps the last of a key given twice; which one the publisher meant is anyone's guess,
+    // so the document is refused, every such key named, before anything is read from it.
+    let twice = crate::duplicate_keys::find(bytes);
+    if !twice.is_empty() {
+        let mut problems: Vec<FieldProblem> = twice
+            .paths
+            .iter()
+            .map(|path| FieldProblem { field: path.clone(), message: crate::duplicate_keys::MESSAGE.into() })
+            .collect();
+        problems.extend(twice.more_message().map(|message| FieldProblem { field: "(document)".into(), message }));
+        // A request id given twice cannot be trusted to correlate the rejection.
+        let request_id = request_id.filter(|_| !twice.paths.iter().any(|p| p == "requestId"));
+        return Err(RequestError { request_id, problems });
+    }
     match map.get("schemaVersion") {
         None => {
             return Err(RequestError {
@@ -440,6 +473,11 @@ fn array_for_object(map: &serde_json::Map<String, serde_json::Value>) -> Option<
     objects.into_iter().find(|(_, v)| v.is_array()).map(|(field, _)| field)
 }
 
+/// Why control characters are refused in tags.
+const TAGS_PRINTABLE: &str = "AWS tags cannot carry control characters";
+/// Why control characters are refused in other text.
+const TEXT_ONLY: &str = "only printable text is accepted here";
+
 #[derive(Default)]
 struct Validator {
     problems: Vec<FieldProblem>,
@@ -455,8 +493,27 @@ impl Validator {
             self.problem(field, "is empty");
         } else if s.len() > max {
             self.problem(field, format!("is {} characters; at most {max}", s.len()));
+        } else {
+            self.printable(field, s, TEXT_ONLY);
         }
         s.to_owned()
+    }
+
+    /// Refuses control characters in text greenfleet passes on (to CodeDeploy, Spot, EC2 tags, its
+    /// events and logs): there they are at best invisible and at worst refused later, mid-rollout, or
+    /// used to forge a log line. Returns whether `s` is clean.
+    fn printable(&mut self, field: &str, s: &str, why: &str) -> bool {
+        let Some((at, c)) = s.chars().enumerate().find(|(_, c)| c.is_control()) else { return true };
+        self.problem(
+            field,
+            format!(
+                "contains the control character U+{:04X} (`{}`) at character {}; remove it: {why}",
+                u32::from(c),
+                c.escape_default(),
+                at + 1
+            ),
+        );
+        false
     }
 
     fn range(&mut self, field: &str, v: u32, lo: u32, hi: u32) {
@@ -513,17 +570,37 @@ impl Validator {
             Revision::S3(s) => {
                 self.name("revision.s3.bucket", &s.bucket, 63);
                 self.name("revision.s3.key", &s.key, 1024);
+                if let Some(v) = &s.version {
+                    self.printable("revision.s3.version", v, TEXT_ONLY);
+                }
+                if let Some(e) = &s.e_tag {
+                    self.printable("revision.s3.eTag", e, TEXT_ONLY);
+                }
             }
             Revision::GitHub(g) => {
                 let ok = g.repository.split('/').filter(|p| !p.is_empty()).count() == 2;
-                if !ok {
+                if self.printable("revision.github.repository", &g.repository, TEXT_ONLY) && !ok {
                     self.problem("revision.github.repository", format!("`{}` is not `owner/name`", g.repository));
                 }
-                let sha = g.commit_id.len() >= 7 && g.commit_id.len() <= 40;
-                if !sha || !g.commit_id.chars().all(|c| c.is_ascii_hexdigit()) {
-                    self.problem("revision.github.commitId", format!("`{}` is not a commit SHA", g.commit_id));
-                }
+                self.commit_id(&g.commit_id);
             }
+        }
+    }
+
+    /// CodeDeploy's `GitHubLocation.commitId` is a full SHA-1; an abbreviated one (or a branch name)
+    /// passes CreateDeployment and fails only later, when CodeDeploy fetches the commit from GitHub.
+    /// Upper-case hex is accepted: git and GitHub read object names in either case, so both spell
+    /// the same commit.
+    fn commit_id(&mut self, c: &str) {
+        let field = "revision.github.commitId";
+        let how = "give all 40 hex characters, as `git rev-parse HEAD` prints them";
+        if c.is_empty() {
+            self.problem(field, format!("is empty; {how}"));
+        } else if let Some(bad) = c.chars().find(|ch| !ch.is_ascii_hexdigit()) {
+            let (c, bad) = (c.escape_debug(), bad.escape_debug());
+            self.problem(field, format!("`{c}` is not a full commit SHA: `{bad}` is not a hex digit; {how}"));
+        } else if c.len() != 40 {
+            self.problem(field, format!("`{c}` is not a full commit SHA ({} characters): {how}", c.len()));
         }
     }
 
@@ -539,7 +616,11 @@ impl Validator {
                 self.problem(&field, format!("`{ROLLOUT_TAG_KEY}` is set by greenfleet itself; choose another key"));
                 continue;
             }
+            // Here and not in `Tag::new`: tags read back from Spot and EC2 are facts, kept as they are.
+            let key_ok = self.printable(&format!("{field}.key"), &t.key, TAGS_PRINTABLE);
+            let value_ok = self.printable(&format!("{field}.value"), &t.value, TAGS_PRINTABLE);
             match Tag::new(&t.key, &t.value) {
+                Ok(_) if !(key_ok && value_ok) => {}
                 Ok(tag) if out.iter().any(|o| o.key == tag.key) => {
                     self.problem(&field, format!("key `{}` appears twice", tag.key));
                 }
@@ -552,7 +633,8 @@ impl Validator {
 
     fn health_check(&mut self, h: &HealthCheck) {
         let url = &h.url_template;
-        if !(url.starts_with("http://") || url.starts_with("https://")) || !url.contains("{ip}") {
+        let http = (url.starts_with("http://") || url.starts_with("https://")) && url.contains("{ip}");
+        if self.printable("healthCheck.urlTemplate", url, TEXT_ONLY) && !http {
             self.problem(
                 "healthCheck.urlTemplate",
                 format!("`{url}` must be an http(s) URL containing `{{ip}}`, e.g. `http://{{ip}}:8080/health`"),

@@ -143,6 +143,170 @@ fn health_check_is_validated() {
     assert_eq!(f, ["healthCheck.urlTemplate", "healthCheck.consecutiveSuccesses"]);
 }
 
+/// A 40-character SHA, as `git rev-parse HEAD` prints it.
+const SHA: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+
+fn github(commit_id: &str) -> serde_json::Value {
+    let mut v = valid();
+    v["revision"] = serde_json::json!({"github": {"repository": "acme/web", "commitId": commit_id}});
+    v
+}
+
+#[test]
+fn a_commit_id_must_be_a_full_sha() {
+    let r = parse_request(github(SHA).to_string().as_bytes()).expect("a full SHA");
+    assert_eq!(r.revision.describe(), format!("github:acme/web@{SHA}"));
+    // git and GitHub read hex in either case.
+    assert!(parse_request(github(&SHA.to_uppercase()).to_string().as_bytes()).is_ok());
+    let p = problems(&github("abc1234"));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].field, "revision.github.commitId");
+    assert_eq!(
+        p[0].message,
+        "`abc1234` is not a full commit SHA (7 characters): give all 40 hex characters, as `git rev-parse HEAD` prints them"
+    );
+    for bad in [&SHA[..39], &format!("{SHA}0"), &format!("{}g", &SHA[..39]), &format!(" {}", &SHA[1..]), ""] {
+        let p = problems(&github(bad));
+        assert_eq!(p[0].field, "revision.github.commitId", "{bad:?}");
+        assert!(p[0].message.contains("give all 40 hex characters"), "{bad:?}: {p:?}");
+    }
+    let p = problems(&github(&format!("{}g", &SHA[..39])));
+    assert!(p[0].message.contains("`g` is not a hex digit"), "{p:?}");
+}
+
+#[test]
+fn control_characters_in_tags_are_refused_naming_the_field() {
+    let mut v = valid();
+    v["greenTags"] = serde_json::json!([
+        {"key": "version", "value": "6.0"},
+        {"key": "team", "value": "café ✓ / web"},
+        {"key": "build", "value": "6.0\n"},
+        {"key": "tab\tkey", "value": "x"},
+        {"key": "del", "value": "a\u{7f}b"},
+        {"key": "next-line", "value": "\u{85}"},
+    ]);
+    let p = problems(&v);
+    let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["greenTags[2].value", "greenTags[3].key", "greenTags[4].value", "greenTags[5].value"]);
+    assert_eq!(
+        p[0].message,
+        "contains the control character U+000A (`\\n`) at character 4; remove it: AWS tags cannot carry control characters"
+    );
+    assert!(p[1].message.contains("U+0009 (`\\t`) at character 4"), "{p:?}");
+    assert!(p[2].message.contains("U+007F (`\\u{7f}`) at character 2"), "{p:?}");
+    assert!(p[3].message.contains("U+0085 (`\\u{85}`) at character 1"), "{p:?}");
+}
+
+#[test]
+fn control_characters_in_free_text_fields_are_refused() {
+    let mut v = valid();
+    v["application"] = "web\r".into();
+    v["deploymentGroup"] = "web\u{0}bg".into();
+    v["requestedBy"] = "ci\u{1b}[31m".into();
+    v["revision"]["s3"] = serde_json::json!({"bucket": "artifacts\n", "key": "web/6.0.zip\n", "bundleType": "zip",
+        "version": "v\u{8}1", "eTag": "\"abc\"\t"});
+    v["healthCheck"] = serde_json::json!({"urlTemplate": "http://{ip}:8080/health\n"});
+    let f = fields(&v);
+    assert_eq!(
+        f,
+        [
+            "application",
+            "deploymentGroup",
+            "requestedBy",
+            "revision.s3.bucket",
+            "revision.s3.key",
+            "revision.s3.version",
+            "revision.s3.eTag",
+            "healthCheck.urlTemplate",
+        ]
+    );
+    assert!(problems(&v)[0].message.contains("U+000D (`\\r`) at character 4"));
+    let mut v = github(SHA);
+    v["revision"]["github"]["repository"] = "acme/web\n".into();
+    assert_eq!(fields(&v), ["revision.github.repository"]);
+    // Printable Unicode is fine.
+    let mut v = valid();
+    v["requestedBy"] = "Zoë Ångström <zoe@example.com>".into();
+    assert!(parse_request(v.to_string().as_bytes()).is_ok());
+}
+
+#[test]
+fn a_key_given_twice_is_refused_naming_its_path() {
+    let text = valid().to_string();
+    for (from, to, field) in [
+        (r#""application":"web""#, r#""application":"web","application":"shop""#, "application"),
+        (r#""key":"web/6.0.zip""#, r#""key":"web/6.0.zip","key":"web/5.9.zip""#, "revision.s3.key"),
+        (r#""value":"6.0""#, r#""value":"6.0","value":"5.9""#, "greenTags[0].value"),
+        (r#""s3":{"#, r#""s3":{"bucket":"other","#, "revision.s3.bucket"),
+        // The same key written with an escape is the same key.
+        (r#""requestedBy":"ci""#, r#""requestedBy":"ci","requested\u0042y":"ci""#, "requestedBy"),
+    ] {
+        assert!(text.contains(from), "{from} not in {text}");
+        let e = parse_request(text.replacen(from, to, 1).as_bytes()).expect_err("a key given twice");
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert_eq!(e.problems[0].field, field);
+        assert_eq!(
+            e.problems[0].message,
+            "is given twice in the same object; give it once (JSON readers disagree on which one counts)"
+        );
+        assert_eq!(e.request_id.as_deref(), Some("rel-42"), "{e}");
+    }
+    // Three times is one problem; every key given twice is named, in document order.
+    let thrice = text.replacen(r#""application":"web""#, r#""application":"a","application":"b","application":"c""#, 1);
+    let both = thrice.replacen(r#""bundleType":"zip""#, r#""bundleType":"zip","bundleType":"tar""#, 1);
+    let e = parse_request(both.as_bytes()).expect_err("keys given twice");
+    let f: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(f, ["application", "revision.s3.bundleType"]);
+    // A request id given twice is not trusted for correlation.
+    let id = text.replacen(r#""requestId":"rel-42""#, r#""requestId":"rel-42","requestId":"rel-43""#, 1);
+    let e = parse_request(id.as_bytes()).expect_err("requestId given twice");
+    assert_eq!((e.request_id, e.problems[0].field.as_str()), (None, "requestId"));
+}
+
+/// Every object member of `v`: (its JSON path, its JSON pointer's object, its key).
+fn members(v: &serde_json::Value, path: &str, pointer: &str, out: &mut Vec<(String, String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m {
+                let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                out.push((at.clone(), pointer.to_owned(), k.clone()));
+                members(child, &at, &format!("{pointer}/{k}"), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                members(child, &format!("{path}[{i}]"), &format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_key_of_a_valid_request_is_refused_when_given_twice() {
+    let mut v = valid();
+    v["healthCheck"] = serde_json::json!({"urlTemplate": "http://{ip}/health"});
+    v["timeouts"] = serde_json::json!({"deploymentMinutes": 60});
+    v["greenTags"] = serde_json::json!([{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]);
+    assert!(parse_request(v.to_string().as_bytes()).is_ok());
+    let mut all = Vec::new();
+    members(&v, "", "", &mut all);
+    assert_eq!(all.len(), 20);
+    for (path, pointer, key) in all {
+        // The object holding `key`, written with `key` given a second time (same value: still refused).
+        let object = v.pointer(&pointer).expect("the object");
+        let first = serde_json::json!({ key.as_str(): object[key.as_str()] }).to_string();
+        let twice = format!("{},{}", &first[..first.len() - 1], &object.to_string()[1..]);
+        let mut doc = v.clone();
+        *doc.pointer_mut(&pointer).expect("the object") = "@object@".into();
+        let text = doc.to_string().replacen("\"@object@\"", &twice, 1);
+        let e = parse_request(text.as_bytes()).expect_err("a key given twice");
+        assert_eq!(e.problems.len(), 1, "{path}: {e}");
+        assert_eq!(e.problems[0].field, path, "{e}");
+        assert!(e.problems[0].message.contains("given twice"), "{e}");
+    }
+}
+
 #[test]
 fn committed_json_schema_is_up_to_date() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/rollout-request.v1.json");
@@ -156,6 +320,11 @@ fn committed_json_schema_is_up_to_date() {
     assert_eq!(schema["title"], "greenfleet rollout request");
     let required = schema["required"].as_array().expect("required list");
     assert!(required.iter().any(|r| r == "requestId"));
+    let defs = &schema["$defs"];
+    assert_eq!(defs["GitHubRevision"]["properties"]["commitId"]["pattern"], "^[0-9a-fA-F]{40}$");
+    let no_control = serde_json::json!({"type": "string", "pattern": r"[\u0000-\u001F\u007F-\u009F]"});
+    assert_eq!(defs["TagDoc"]["properties"]["value"]["not"], no_control);
+    assert_eq!(schema["properties"]["requestedBy"]["not"], no_control);
 }
 
 // Bad input, fuzzed: whatever arrives, `parse_request` never panics and every rejection names a field
@@ -334,6 +503,33 @@ proptest! {
         target[key.as_str()] = value;
         let e = parse_request(v.to_string().as_bytes()).expect_err("an unknown field");
         prop_assert!(e.to_string().contains(&format!("unknown field `{key}`")), "{}", e);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_named_anywhere_whatever_its_values(
+        key in any::<String>(),
+        first in crate::arbitrary::json_value(),
+        second in crate::arbitrary::json_value(),
+        at in proptest::sample::select(vec!["", "revision", "revision.s3", "timeouts", "greenTags[0]", "healthCheck"]),
+    ) {
+        let mut v = valid();
+        v["healthCheck"] = serde_json::json!({"urlTemplate": "http://{ip}/health"});
+        v["timeouts"] = serde_json::json!({"deploymentMinutes": 60});
+        let pointer = match at {
+            "" => String::new(),
+            "greenTags[0]" => "/greenTags/0".to_owned(),
+            other => format!("/{}", other.replace('.', "/")),
+        };
+        let object = v.pointer(&pointer).expect("an object").to_string();
+        let member = |value: &serde_json::Value| serde_json::json!({ key.as_str(): value }).to_string();
+        let (a, b) = (member(&first), member(&second));
+        let twice = format!("{},{},{}", &a[..a.len() - 1], &b[1..b.len() - 1], &object[1..]);
+        *v.pointer_mut(&pointer).expect("an object") = "@object@".into();
+        let text = v.to_string().replacen("\"@object@\"", &twice, 1);
+        prop_assume!(text.len() <= MAX_REQUEST_BYTES);
+        let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+        let e = parse_request(text.as_bytes()).expect_err("a key given twice");
+        prop_assert!(e.problems.iter().any(|p| p.field == path && p.message.contains("given twice")), "{}: {}", path, e);
     }
 
     #[test]

@@ -241,10 +241,26 @@ pub fn classify_intake(body: &str) -> IntakeBody {
     };
     let envelope = value.get("source").is_some_and(Value::is_string) && value.get("detail").is_some();
     match value.get("detail-type").and_then(Value::as_str) {
-        Some(ROLLOUT_REQUESTED) => IntakeBody::Request(value["detail"].to_string()),
+        Some(ROLLOUT_REQUESTED) => IntakeBody::Request(match value.get("detail") {
+            Some(_) => raw_detail(body).unwrap_or_else(|| body.to_owned()),
+            None => Value::Null.to_string(),
+        }),
         Some(_) if envelope => IntakeBody::Event(value),
         _ => IntakeBody::Request(body.to_owned()),
     }
+}
+
+/// The `detail` of an envelope exactly as it was sent, so that a key given twice in it reaches
+/// `parse_request`, which refuses it (the parsed value, written out again, would keep only the last).
+/// `None` when `detail` is given twice: then the whole envelope goes to `parse_request`, which names
+/// `detail`.
+fn raw_detail(body: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        detail: &'a serde_json::value::RawValue,
+    }
+    serde_json::from_str::<Envelope<'_>>(body).ok().map(|e| e.detail.get().to_owned())
 }
 
 /// A matching event whose template could not be filled, or gave an invalid request.
@@ -267,6 +283,16 @@ impl Triggers {
         let one = |field: &str, message: String| ConfigError {
             problems: vec![ConfigProblem { field: field.into(), message }],
         };
+        // As in a rollout request, a key given twice is refused rather than read as its last value.
+        let twice = crate::duplicate_keys::find(bytes);
+        if !twice.is_empty() {
+            let more = twice.more_message().map(|message| ConfigProblem { field: "(file)".into(), message });
+            let named = twice
+                .paths
+                .into_iter()
+                .map(|field| ConfigProblem { field, message: crate::duplicate_keys::MESSAGE.into() });
+            return Err(ConfigError { problems: named.chain(more).collect() });
+        }
         let file: TriggerFile = serde_json::from_slice(bytes).map_err(|e| {
             one("(file)", format!("{e}; expected {{\"triggers\": [{{\"name\", \"pattern\", \"rollout\"}}]}}"))
         })?;
@@ -474,7 +500,7 @@ fn sample_fill(doc: &TriggerDoc) -> Value {
         }
         RevisionTemplate::GitHub { repository, commit_id } => {
             put(Some(repository), "owner/name");
-            put(Some(commit_id), "0123456789abcdef");
+            put(Some(commit_id), "0123456789abcdef0123456789abcdef01234567");
         }
     }
     put(t.version_tag.as_ref(), "1.0");

@@ -21,6 +21,9 @@ fn s3_event(id: &str, bucket: &str, key: &str) -> Value {
     })
 }
 
+/// A full commit SHA, as `git rev-parse HEAD` prints it.
+const SHA: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+
 fn config_fields(doc: &Value) -> Vec<String> {
     Triggers::parse(doc.to_string().as_bytes()).expect_err("refused").problems.into_iter().map(|p| p.field).collect()
 }
@@ -153,12 +156,71 @@ fn github_templates_and_custom_events() {
     let triggers = Triggers::parse(doc.to_string().as_bytes()).expect("valid");
     assert_eq!(triggers.list()[0].bus(), TriggerBus::Greenfleet);
     let event = json!({"id": "b-1", "source": "ci.example", "detail-type": "Build Succeeded",
-                       "detail": {"branch": "main", "repository": "acme/search", "commit": "0a1b2c3d", "buildNumber": 42}});
+                       "detail": {"branch": "main", "repository": "acme/search", "commit": SHA, "buildNumber": 42}});
     let r = triggers.requests_for(&event).remove(0).expect("valid");
-    assert_eq!(r.revision.describe(), "github:acme/search@0a1b2c3d");
+    assert_eq!(r.revision.describe(), format!("github:acme/search@{SHA}"));
     assert_eq!(r.green_tags[0].to_string(), "version=42");
     assert_eq!(r.approval, ApprovalMode::Manual);
     let mut feature = event;
     feature["detail"]["branch"] = "feature".into();
     assert!(triggers.requests_for(&feature).is_empty());
+}
+
+#[test]
+fn a_template_s_commit_id_must_be_a_full_sha() {
+    let doc = json!({"triggers": [{
+        "name": "pinned", "pattern": {"source": ["ci.example"]},
+        "rollout": {"elastigroupId": "sig-5b0b0002", "application": "search", "deploymentGroup": "search-bg",
+                    "revision": {"github": {"repository": "acme/search", "commitId": "0a1b2c3"}}}
+    }]});
+    let e = Triggers::parse(doc.to_string().as_bytes()).expect_err("a short SHA").to_string();
+    assert!(e.contains("`triggers[0].rollout.revision.github.commitId`: `0a1b2c3` is not a full commit SHA"), "{e}");
+    let doc = json!({"triggers": [{
+        "name": "from-ci", "pattern": {"source": ["ci.example"]},
+        "rollout": {"elastigroupId": "sig-5b0b0002", "application": "search", "deploymentGroup": "search-bg",
+                    "revision": {"github": {"repository": "acme/search", "commitId": {"from": "detail.commit"}}}}
+    }]});
+    let triggers = Triggers::parse(doc.to_string().as_bytes()).expect("valid");
+    let event = json!({"id": "b-2", "source": "ci.example", "detail-type": "Build Succeeded",
+                       "detail": {"commit": "0a1b2c3"}});
+    let e = triggers.requests_for(&event).remove(0).expect_err("a short SHA from the event");
+    assert!(e.message.contains("`revision.github.commitId` `0a1b2c3` is not a full commit SHA"), "{e}");
+}
+
+#[test]
+fn control_characters_taken_from_an_event_are_refused() {
+    let event = s3_event("e6", "releases", "shop/6.1\n.zip");
+    let e = example().requests_for(&event).remove(0).expect_err("a key with a newline");
+    assert!(
+        e.message.contains("`revision.s3.key` contains the control character U+000A (`\\n`) at character 9"),
+        "{e}"
+    );
+    assert!(e.message.contains("`greenTags[0].value` contains the control character U+000A"), "{e}");
+}
+
+#[test]
+fn a_key_given_twice_in_a_trigger_file_is_refused_naming_its_path() {
+    let twice =
+        EXAMPLE.replacen("\"application\": \"shop\",", "\"application\": \"shop\", \"application\": \"search\",", 1);
+    assert_ne!(twice, EXAMPLE);
+    let e = Triggers::parse(twice.as_bytes()).expect_err("a key given twice");
+    let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["triggers[0].rollout.application"]);
+    assert!(e.to_string().contains("is given twice in the same object; give it once"), "{e}");
+    let twice = EXAMPLE.replacen("\"prefix\": \"shop/\"", "\"prefix\": \"shop/\", \"prefix\": \"search/\"", 1);
+    let e = Triggers::parse(twice.as_bytes()).expect_err("a pattern key given twice");
+    assert_eq!(e.problems[0].field, "triggers[0].pattern.detail.object.key[0].prefix");
+}
+
+#[test]
+fn a_published_request_keeps_its_keys_given_twice_for_the_parser_to_refuse() {
+    let body = r#"{"source":"p","detail-type":"Rollout Requested","detail":{"requestId":"a","requestId":"b"}}"#;
+    assert_eq!(classify_intake(body), IntakeBody::Request(r#"{"requestId":"a","requestId":"b"}"#.to_owned()));
+    // `detail` itself given twice: the whole envelope goes to the parser, which names `detail`.
+    let body = r#"{"source":"p","detail-type":"Rollout Requested","detail":{"a":1},"detail":{"b":2}}"#;
+    let IntakeBody::Request(request) = classify_intake(body) else { panic!("a request") };
+    let e = crate::request::parse_request(request.as_bytes()).expect_err("refused");
+    assert_eq!(e.problems[0].field, "detail", "{e}");
+    let body = r#"{"source":"p","detail-type":"Rollout Requested"}"#;
+    assert_eq!(classify_intake(body), IntakeBody::Request("null".to_owned()));
 }
