@@ -14,11 +14,13 @@
 //! * [`codedeploy`] — CodeDeploy's JSON 1.1 exchanges against the model, errors included.
 //! * [`xml`] — EC2's query-protocol XML answers against the EC2 model, and sample answers built
 //!   from the model itself.
+//! * [`query`] — EC2's query-protocol form requests against the EC2 model; a whole EC2 exchange.
 //! * [`served`] — the simulator served on port 0 with a record of every exchange.
 
 pub mod botocore;
 pub mod codedeploy;
 pub mod openapi;
+pub mod query;
 pub mod served;
 pub mod spot;
 pub mod spot_exceptions;
