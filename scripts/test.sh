@@ -7,6 +7,7 @@
 #
 # First run: creates .venv in the repository root and installs the pinned moto[server] into it.
 # moto listens on a free loopback port; its log is target/moto.log; it is stopped on exit.
+# GREENFLEET_BOTOCORE_DATA points the contract suites at botocore's CodeDeploy and EC2 models.
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
@@ -22,6 +23,30 @@ if [[ ! -x "$venv/bin/moto_server" ]]; then
     echo "test.sh: installing moto[server]==$MOTO_VERSION into $venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
+
+# The contract suites check CodeDeploy's (and EC2's) exchanges against botocore's service models,
+# which come with moto. botocore ships them gzipped: its own loader writes plain copies, once per
+# botocore version, under target/botocore-data (also `_retry.json` and the version, in VERSION).
+botocore_data="$root/target/botocore-data"
+"$venv/bin/python" - "$botocore_data" <<'PY'
+import json, os, sys
+import botocore, botocore.loaders
+out = sys.argv[1]
+version_file = os.path.join(out, "VERSION")
+if os.path.exists(version_file) and open(version_file).read().strip() == botocore.__version__:
+    sys.exit(0)
+loader = botocore.loaders.Loader()
+files = {f"{s}/{v}/service-2.json": loader.load_service_model(s, "service-2", api_version=v)
+         for s, v in [("codedeploy", "2014-10-06"), ("ec2", "2016-11-15")]}
+files["_retry.json"] = loader.load_data("_retry")
+for name, data in files.items():
+    os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
+    with open(os.path.join(out, name), "w") as f:
+        json.dump(data, f)
+with open(version_file, "w") as f:
+    f.write(botocore.__version__ + "\n")
+PY
+export GREENFLEET_BOTOCORE_DATA="$botocore_data"
 
 port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 mkdir -p "$root/target"

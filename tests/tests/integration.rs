@@ -6,6 +6,7 @@
 mod approvals;
 mod aws;
 mod client;
+mod contract;
 mod crash;
 mod dst;
 mod embedded;

@@ -11,6 +11,7 @@
 //! * `admin` — setup, counters, fault commands.
 //! * `health` — each instance answers health checks on its own loopback IP (200 healthy, 503 not).
 //! * `serve` — [`serve()`] with [`ServeOptions`]: the listener plus the ticker that publishes events.
+//! * `record` — [`Recorder`]: optionally, every request served and its answer, for contract tests.
 //! * `sink` — [`EventSink`], where the ticker sends CodeDeploy events, and [`MemorySink`].
 
 mod admin;
@@ -19,6 +20,7 @@ mod codedeploy;
 mod deployment_groups;
 mod ec2;
 mod health;
+mod record;
 mod serve;
 mod sink;
 mod spot;
@@ -38,6 +40,7 @@ use serde_json::json;
 use crate::cloud::Cloud;
 use crate::events::uuid_from;
 
+pub use record::{Exchange, Recorder};
 pub use serve::{DEFAULT_TICK_MS, ServeOptions, serve};
 pub use sink::{EventSink, MAX_BATCH, MemorySink};
 

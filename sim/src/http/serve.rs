@@ -15,6 +15,7 @@ use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 
 use super::health::{self, HealthFace};
+use super::record::{self, Recorder};
 use super::sink::{EventSink, MAX_BATCH};
 use super::{AppState, app};
 use crate::cloud::Cloud;
@@ -39,11 +40,14 @@ pub struct ServeOptions {
     /// the main listener is bound to a wildcard address (`0.0.0.0`, which takes its port on every
     /// address), the instances answer health checks only on a port given here.
     pub health_port: Option<u16>,
+    /// Where to record every request served with its answer (`None`: nothing is recorded). The
+    /// contract suites read it to check both sides against the services' published definitions.
+    pub record: Option<Recorder>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { expected_token: None, tick_ms: DEFAULT_TICK_MS, health_port: None }
+        Self { expected_token: None, tick_ms: DEFAULT_TICK_MS, health_port: None, record: None }
     }
 }
 
@@ -54,6 +58,7 @@ impl fmt::Debug for ServeOptions {
             .field("expected_token", &self.expected_token.as_ref().map(|_| "<redacted>"))
             .field("tick_ms", &self.tick_ms)
             .field("health_port", &self.health_port)
+            .field("record", &self.record.is_some())
             .finish()
     }
 }
@@ -89,7 +94,10 @@ pub async fn serve(
     let ticker = tokio::spawn(publish_events(cloud.clone(), sink, period, stopped));
     let health =
         health_port.map(|port| tokio::spawn(health::run(HealthFace::new(cloud.clone(), port), period, health_stopped)));
-    let router = app(AppState::new(cloud, opts.expected_token));
+    let mut router = app(AppState::new(cloud, opts.expected_token));
+    if let Some(recorder) = opts.record {
+        router = router.layer(axum::middleware::from_fn_with_state(recorder, record::record));
+    }
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     // Either task may have ended already (a panic); then there is nobody to tell.
     let _ = stop.send(());

@@ -331,8 +331,10 @@ async fn put_capacity(call: SpotCall, Path(id): Path<String>, bytes: Bytes) -> R
             };
             m.set_capacity(&id, capacity).map(|()| capacity)
         })?;
+        // Items are `{"capacity": {…}}`: the definition's schema (capacity.yaml) and the Java SDK's
+        // ApiElastigroupUpdateCapacityResponse agree on it.
         let item = json!({
-            "minimum": capacity.minimum, "maximum": capacity.maximum, "target": capacity.target, "unit": "instance",
+            "capacity": { "minimum": capacity.minimum, "maximum": capacity.maximum, "target": capacity.target },
         });
         Ok(Answer { kind: KIND_CAPACITY, items: Some(vec![item]) })
     })

@@ -7,6 +7,7 @@ mod admin;
 mod codedeploy;
 mod ec2;
 mod health;
+mod record;
 mod spot;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::{Cloud, MemorySink, ServeOptions, serve};
+use crate::{Cloud, MemorySink, Recorder, ServeOptions, serve};
 
 const TOKEN: &str = "test-token";
 const GROUP: &str = "sig-1234abcd";
@@ -41,6 +42,8 @@ struct Sim {
     http: reqwest::Client,
     cloud: Cloud,
     sink: Arc<MemorySink>,
+    /// Every exchange served (tests of the record itself read it).
+    recorder: Recorder,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -59,12 +62,18 @@ impl Sim {
         });
         let sink = Arc::new(MemorySink::new());
         let (stop, stopped) = oneshot::channel::<()>();
-        let opts = ServeOptions { expected_token: expected_token.map(str::to_owned), tick_ms: 10, health_port: None };
+        let recorder = Recorder::new();
+        let opts = ServeOptions {
+            expected_token: expected_token.map(str::to_owned),
+            tick_ms: 10,
+            health_port: None,
+            record: Some(recorder.clone()),
+        };
         let shutdown = async {
             let _ = stopped.await;
         };
         let task = tokio::spawn(serve(listener, cloud.clone(), opts, sink.clone(), shutdown));
-        Self { base, http: reqwest::Client::new(), cloud, sink, stop: Some(stop), task: Some(task) }
+        Self { base, http: reqwest::Client::new(), cloud, sink, recorder, stop: Some(stop), task: Some(task) }
     }
 
     /// A started simulator with one group (`Name=web` + `env=blue`, 2 instances) wired to `app/dg`, a

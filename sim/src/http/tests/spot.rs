@@ -56,7 +56,7 @@ async fn group_status_capacity_and_detach() {
     let (status, v) = sim.spot(Method::PUT, &capacity_path, Some(&json!({ "capacity": { "target": 3 } }))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["response"]["kind"], "spotinst:aws:ec2:group:capacity");
-    assert_eq!(items(&v)[0], json!({ "minimum": 1, "maximum": 3, "target": 3, "unit": "instance" }));
+    assert_eq!(items(&v)[0], json!({ "capacity": { "minimum": 1, "maximum": 3, "target": 3 } }));
     let (status, v) = sim
         .spot(Method::PUT, &capacity_path, Some(&json!({ "capacity": { "minimum": 1, "maximum": 3, "target": 4 } })))
         .await;
