@@ -90,6 +90,20 @@ impl ServedSim {
         CodeDeploySdk::from_config(&sdk)
     }
 
+    /// greenfleet's EC2 client for this simulator, configured as [`Self::codedeploy`]'s.
+    pub async fn ec2(&self) -> greenfleet_infra::ec2::Ec2Sdk {
+        let retry = aws_config::retry::RetryConfig::standard()
+            .with_initial_backoff(Duration::from_millis(10))
+            .with_max_backoff(Duration::from_millis(50));
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .test_credentials()
+            .retry_config(retry)
+            .load()
+            .await;
+        greenfleet_infra::ec2::Ec2Sdk::with_endpoint(&sdk, &self.url)
+    }
+
     /// Moves the clock from one scheduled happening of the model to the next until `done` holds.
     ///
     /// # Panics

@@ -202,20 +202,6 @@ pub const EXCEPTIONS: &[Exception] = &[
         temporary: None,
     },
     Exception {
-        id: "status-tags",
-        operations: &[GET_STATUS],
-        change: Change::ResponseField {
-            at: "response.items[].tags",
-            schema: |_| {
-                json!({"type": "array", "items": {"type": "object",
-                    "properties": {"tagKey": {"type": "string"}, "tagValue": {"type": "string"}}}})
-            },
-        },
-        evidence: "No source has `tags` on status items: Spot returns no instance tags (spot-api.md §4). The \
-                   simulator serves them and the client reads them.",
-        temporary: Some("removed by issue 9 (instance tags come from EC2)"),
-    },
-    Exception {
         id: "error-answers",
         operations: OPERATIONS,
         change: Change::Answers {

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use greenfleet_core::cloud::{DeploymentGroupRef, DeploymentSpec, DeploymentStatus, GreenSpec};
+use greenfleet_core::cloud::{
+    BlueSelector, DeploymentGroupRef, DeploymentSpec, DeploymentStatus, GreenSpec, TagFilter,
+};
 use greenfleet_core::ids::{DeploymentId, Tag};
 use greenfleet_core::ports::{Deployments, Elastigroups, RemoteError};
 use greenfleet_core::request::{BundleType, Revision, S3Revision};
@@ -31,11 +33,19 @@ async fn every_codedeploy_call_and_answer_follows_botocores_model() {
     let codedeploy = sim.codedeploy().await;
     let dg = &scenario.deployment_group.name;
 
-    codedeploy.deployment_group(dg).await.expect("the deployment group");
+    let view = codedeploy.deployment_group(dg).await.expect("the deployment group");
+    // Finalize's UpdateDeploymentGroup, in both forms, and its refusal for a missing group.
+    codedeploy.point_blue(dg, &view.blue.only(&rollout_tag())).await.expect("UpdateDeploymentGroup with filters");
+    let set =
+        BlueSelector::TagSet(vec![vec![TagFilter { key: "Name".into(), value: "search".into(), key_only: false }]]);
+    codedeploy.point_blue(dg, &set).await.expect("UpdateDeploymentGroup with a tag set");
+    assert_eq!(codedeploy.deployment_group(dg).await.expect("read back").blue, set);
+    codedeploy.point_blue(dg, &view.blue).await.expect("UpdateDeploymentGroup back to the filters");
     let no_app = DeploymentGroupRef { application: "nope".into(), deployment_group: dg.deployment_group.clone() };
     assert!(matches!(codedeploy.deployment_group(&no_app).await, Err(RemoteError::NotFound(_))));
     let no_group = DeploymentGroupRef { application: dg.application.clone(), deployment_group: "nope".into() };
     assert!(matches!(codedeploy.deployment_group(&no_group).await, Err(RemoteError::NotFound(_))));
+    assert!(matches!(codedeploy.point_blue(&no_group, &view.blue).await, Err(RemoteError::NotFound(_))));
 
     // Green comes up through the model's own port: Spot's side is the other suite's.
     let green = GreenSpec { timeout_minutes: 30, tags: vec![rollout_tag()], deployment_group: dg.clone() };
@@ -92,8 +102,7 @@ async fn every_codedeploy_call_and_answer_follows_botocores_model() {
 
     let exchanges = sim.take();
     let called: BTreeSet<&str> = exchanges.iter().filter_map(|e| contract.operation_of(e)).collect();
-    // UpdateDeploymentGroup joins once greenfleet's client calls it.
-    let expected: BTreeSet<&str> = OPERATIONS.iter().copied().filter(|op| *op != "UpdateDeploymentGroup").collect();
+    let expected: BTreeSet<&str> = OPERATIONS.iter().copied().collect();
     assert_eq!(called, expected, "every operation greenfleet uses is exercised");
     let statuses: BTreeSet<u16> = exchanges.iter().map(|e| e.status).collect();
     assert_eq!(statuses, [200, 400, 500].into(), "answers of every kind are exercised");

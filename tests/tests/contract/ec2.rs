@@ -1,6 +1,6 @@
 //! EC2: the query-protocol checkers against botocore's `ec2/2016-11-15` model — XML answers built
-//! from the model itself, form requests as the SDK sends them — ready for the simulator's EC2 face
-//! (`DescribeInstances`): `query::check_exchange` checks its recorded exchanges.
+//! from the model itself, form requests as the SDK sends them — and the simulator's EC2 face
+//! (`DescribeInstances`) driven by greenfleet's own client, every recorded exchange checked.
 
 use greenfleet_sim::Exchange;
 use greenfleet_tests::contract::botocore::Model;
@@ -106,4 +106,34 @@ fn a_describe_instances_request_conforms_and_mistakes_are_found() {
         response_body: sample_answer(&model, "DescribeInstances").render(),
     };
     assert_eq!(check_exchange(&model, &exchange), Vec::new());
+}
+
+#[tokio::test]
+async fn every_describe_instances_call_and_answer_follows_botocores_model() {
+    use greenfleet_core::ports::{Elastigroups, Instances, RemoteError};
+    let model = Model::load("ec2", "2016-11-15");
+    let sim = greenfleet_tests::contract::served::ServedSim::start().await;
+    let scenario = super::waiting_scenario();
+    scenario.install(&sim.cloud);
+    let ec2 = sim.ec2().await;
+    let listed = sim.cloud.instances(&scenario.group.id).await.expect("the group's instances");
+    let mut ids: Vec<_> = listed.iter().map(|i| i.id.clone()).collect();
+    let described = ec2.describe(&ids).await.expect("DescribeInstances");
+    assert_eq!(described.len(), ids.len(), "{described:?}");
+    assert!(described.iter().all(|i| !i.tags.is_empty() && i.private_ip.is_some()), "{described:?}");
+    // An id EC2 does not know is absent, not an error; an empty answer conforms too.
+    ids.push(greenfleet_core::ids::InstanceId::parse("i-0000000000000dead").expect("an id"));
+    assert_eq!(ec2.describe(&ids).await.expect("DescribeInstances").len(), described.len());
+    let unknown = [greenfleet_core::ids::InstanceId::parse("i-0000000000000beef").expect("an id")];
+    assert!(ec2.describe(&unknown).await.expect("DescribeInstances").is_empty());
+    // Throttling and an outage are answered as EC2 does, and the client sorts them.
+    let throttled = RemoteError::Throttled { message: "slow down".into(), retry_after_ms: None };
+    sim.cloud.faults(|f| f.fail_next("describe_instances", throttled, 1));
+    sim.cloud.faults(|f| f.fail_next("describe_instances", RemoteError::Unavailable("maintenance".into()), 1));
+    assert!(ec2.describe(&unknown).await.expect("the SDK retried both").is_empty());
+
+    let exchanges = sim.take();
+    assert!(exchanges.iter().any(|e| e.status == 200) && exchanges.iter().any(|e| e.status == 503), "{exchanges:?}");
+    super::assert_conform("botocore ec2/2016-11-15", &exchanges, |e| check_exchange(&model, e));
+    sim.shutdown().await;
 }
