@@ -87,7 +87,9 @@ impl InstanceView {
     }
 }
 
-/// State of Spot's CodeDeploy Blue/Green deployment. Spot documents only `STARTING`; the others mirror rolls.
+/// State of Spot's CodeDeploy Blue/Green deployment. Spot documents only `STARTING` (in `state`); the
+/// others mirror rolls, and answers have been seen to carry `status` (e.g. `INITIALIZING`) besides or
+/// instead of `state`. Whatever greenfleet does not know is [`GreenState::Other`]: not finished.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GreenState {
     /// Accepted, launching green instances.
@@ -100,14 +102,16 @@ pub enum GreenState {
     Failed,
     /// Stopped on request.
     Stopped,
-    /// A value this build does not know; treated as still running.
+    /// A value this build does not know, kept verbatim; treated as still running (until the step's
+    /// deadline), and named once in the rollout's history.
     Other(String),
 }
 
 impl GreenState {
-    /// Parses Spot's spelling case-insensitively.
+    /// Parses Spot's spelling case-insensitively (surrounding blanks ignored).
     #[must_use]
     pub fn parse(s: &str) -> Self {
+        let s = s.trim();
         match s.to_ascii_uppercase().as_str() {
             "STARTING" => Self::Starting,
             "IN_PROGRESS" | "INPROGRESS" => Self::InProgress,

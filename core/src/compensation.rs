@@ -25,11 +25,8 @@ impl Cx {
                 let id = self.deployment_id()?;
                 self.call(Command::GetDeployment(id));
             }
-            (Compensation::StopGreen, _) => match f.green_deployment.clone() {
-                Some(id) => self.call(Command::StopGreen { group, id }),
-                // Its id never came back: look for the group's Blue/Green deployment carrying our tags.
-                None => self.call(Command::Inspect { group, deployment_group: None }),
-            },
+            // Stop, or find it by its tags when its id never came back; read back a refused stop.
+            (Compensation::StopGreen, _) => self.act_stop_green(),
             (Compensation::RemoveGreen | Compensation::RestoreCapacity, _) => {
                 self.call(Command::Inspect { group, deployment_group: None });
             }
@@ -80,23 +77,10 @@ impl Cx {
                 }
                 Err(e) => self.compensation_retry(step, &e),
             },
-            (Compensation::StopGreen, CallResult::Inspected(r)) => match r {
-                Ok(seen) => match seen.green.filter(|g| g.tags.iter().any(|t| self.is_rollout_tag(t))) {
-                    Some(g) => {
-                        self.note(format!("found Spot Blue/Green deployment {} of this rollout", g.id));
-                        self.saga.facts.green_deployment = Some(g.id);
-                        self.act()?;
-                    }
-                    None => self.next_compensation("Spot started no Blue/Green deployment for this rollout"),
-                },
-                Err(e) => self.compensation_retry(step, &e),
-            },
-            (Compensation::StopGreen, CallResult::GreenStopped(r)) => match r {
-                Ok(()) | Err(RemoteError::NotFound(_) | RemoteError::Rejected { .. }) => {
-                    self.next_compensation("Spot Blue/Green deployment stopped");
-                }
-                Err(e) => self.compensation_retry(step, &e),
-            },
+            // A refusal is no proof it stopped: see stop_green.rs.
+            (Compensation::StopGreen, r @ (CallResult::Inspected(_) | CallResult::GreenStopped(_))) => {
+                self.on_stop_green_result(r)?;
+            }
             (Compensation::RemoveGreen, CallResult::Inspected(r)) => match r {
                 Ok(seen) => {
                     let green = self.green_instances(&seen.instances);
@@ -199,7 +183,7 @@ impl Cx {
         self.next_compensation(&format!("{step:?} could not finish: {why}"));
     }
 
-    fn next_compensation(&mut self, note: &str) {
+    pub(crate) fn next_compensation(&mut self, note: &str) {
         let Phase::Compensating { reason, remaining, left } = self.saga.phase.clone() else { return };
         let rest = remaining.get(1..).unwrap_or_default().to_vec();
         self.advance(Phase::Compensating { reason, remaining: rest, left }, note);

@@ -34,6 +34,7 @@ pub mod saga;
 mod scenarios;
 mod signals;
 mod steps;
+mod stop_green;
 pub mod sweep;
 pub mod trigger;
 pub mod trigger_pattern;

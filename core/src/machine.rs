@@ -103,6 +103,7 @@ pub fn handle(saga: &Saga, input: Input, now: Timestamp) -> Result<Transition, S
         Input::Completed { fence, result } => {
             if fence == saga.fence {
                 cx.dirty = true;
+                cx.see_green_state(&result);
                 cx.on_result(result)?;
             }
         }

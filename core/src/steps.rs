@@ -1,7 +1,7 @@
 //! What each step does when entered or woken (`act`), and what happens when its deadline passes.
 
 use crate::cloud::GreenState;
-use crate::effect::{Command, WakeKind};
+use crate::effect::{CallResult, Command, WakeKind};
 use crate::machine::{Cx, DEPLOYMENT_POLL_MS, GREEN_POLL_MS, SagaError};
 use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
 
@@ -160,5 +160,26 @@ impl Cx {
     /// Whether Spot's Blue/Green deployment ended without success.
     pub(crate) fn green_failed(state: &GreenState) -> bool {
         matches!(state, GreenState::Failed | GreenState::Stopped)
+    }
+
+    /// Names a Blue/Green state greenfleet does not know (Spot documents only `STARTING`) in the
+    /// history, once per deployment and value. Such a state counts as not finished everywhere, so a step
+    /// waiting for Spot waits on until its own deadline; the line says why it waited.
+    pub(crate) fn see_green_state(&mut self, result: &CallResult) {
+        let green = match result {
+            CallResult::Inspected(Ok(seen)) => seen.green.as_ref(),
+            CallResult::GreenStarted(Ok(g)) => Some(g),
+            _ => None,
+        };
+        let Some(g) = green else { return };
+        let GreenState::Other(value) = &g.state else { return };
+        let note = format!(
+            "Spot's Blue/Green deployment {} reports state `{value}`, which greenfleet does not know: \
+             treated as not finished, until this step's deadline",
+            g.id
+        );
+        if !self.saga.history.iter().any(|h| h.note == note) {
+            self.note(note);
+        }
     }
 }

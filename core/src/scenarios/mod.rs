@@ -16,3 +16,4 @@ mod finalize;
 mod happy_path;
 mod preflight;
 mod retries;
+mod spot_answers;

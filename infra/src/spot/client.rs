@@ -256,6 +256,12 @@ impl Elastigroups for SpotHttpClient {
     }
 
     async fn green(&self, id: &ElastigroupId) -> Result<Option<GreenDeployment>, RemoteError> {
+        // What "no deployment" looks like is not documented: the definition lists only 200 and 400 for
+        // this GET (spotinst/openapi `api/services/elastigroup/aws/paths/blueGreenDeployment.yaml`), and
+        // neither it nor the SDKs name an error code for "none" (spotinst-sdk-python reads `items[0]`).
+        // So only a 200 whose `items` are empty or null is "none". Every refusal stays an error whatever
+        // its status: GROUP_DOESNT_EXIST is the group missing, and a 400 may as well be a bad request or
+        // the wrong account, which compensation must never take for "nothing to stop".
         let call = Call { method: Method::GET, path: green_path(id) };
         let items: Vec<GreenItem> = self.call(Method::GET, green_path(id), NO_BODY, Replay::Always).await?;
         items.into_iter().next().map(|item| item.into_core().map_err(|why| error::malformed(&call, &why))).transpose()

@@ -236,6 +236,28 @@ async fn no_green_deployment_and_nothing_left_to_detach() {
     assert!(server.seen().iter().all(|s| s.method == Method::GET), "no detach sent for gone instances");
 }
 
+/// Spot documents no error for "no Blue/Green deployment": a refusal is never read as "none".
+#[tokio::test]
+async fn only_an_empty_200_means_no_green_deployment() {
+    let server = Server::spawn(|seen, _| {
+        if seen.path.contains("sig-0000null") {
+            Reply::ok(json!({"response":{"items":null}}))
+        } else if seen.path.contains("sig-00000400") {
+            let errors = json!([{"code":"BLUE_GREEN_DEPLOYMENT_NOT_FOUND","message":"no deployment"}]);
+            Reply::status(400, json!({"response":{"status":{"code":400,"message":"Bad Request"},"errors":errors}}))
+        } else {
+            Reply::status(404, json!({}))
+        }
+    })
+    .await;
+    let spot = server.client();
+    let group = |id: &str| ElastigroupId::parse(id).unwrap();
+    assert_eq!(spot.green(&group("sig-0000null")).await.unwrap(), None);
+    let refused = spot.green(&group("sig-00000400")).await.unwrap_err();
+    assert!(matches!(&refused, RemoteError::Rejected { code, .. } if code == "BLUE_GREEN_DEPLOYMENT_NOT_FOUND"));
+    assert!(matches!(spot.green(&group("sig-00000404")).await.unwrap_err(), RemoteError::NotFound(_)));
+}
+
 #[tokio::test]
 async fn throttling_waits_at_least_the_reset_then_succeeds() {
     let server = Server::spawn(|seen, n| {

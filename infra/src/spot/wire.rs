@@ -235,7 +235,9 @@ impl InstanceItem {
     }
 }
 
-/// An item of `…/codeDeploy/blueGreenDeployment` (create and get).
+/// An item of `…/codeDeploy/blueGreenDeployment` (create and get). The definition names only `state`
+/// (example `STARTING`); answers have also carried `status` (e.g. `INITIALIZING`) besides or instead of
+/// it, so `state` is read and `status` is the fallback.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct GreenItem {
@@ -243,6 +245,8 @@ pub(crate) struct GreenItem {
     id: String,
     #[serde(default, deserialize_with = "nullable")]
     state: String,
+    #[serde(default, deserialize_with = "nullable")]
+    status: String,
     #[serde(default, deserialize_with = "nullable")]
     config: GreenConfig,
 }
@@ -257,7 +261,10 @@ impl GreenItem {
     /// The deployment as core sees it; an item without a usable id is malformed.
     pub(crate) fn into_core(self) -> Result<GreenDeployment, String> {
         let id = GreenDeploymentId::parse(&self.id).map_err(|e| e.0)?;
-        Ok(GreenDeployment { id, state: GreenState::parse(&self.state), tags: core_tags(self.config.tags) })
+        let raw = [self.state.trim(), self.status.trim()].into_iter().find(|s| !s.is_empty());
+        // Neither field: a state greenfleet cannot know, so not finished (core names it in the history).
+        let state = GreenState::parse(raw.unwrap_or("(no state or status)"));
+        Ok(GreenDeployment { id, state, tags: core_tags(self.config.tags) })
     }
 }
 
@@ -350,6 +357,18 @@ mod tests {
         let v = tagged.into_core().unwrap();
         assert_eq!((v.state, v.private_ip.as_deref()), (InstanceState::Running, Some("10.0.0.5")));
         assert_eq!(v.tags, vec![Tag::new("v", "g").unwrap()]);
+    }
+
+    #[test]
+    fn green_state_is_read_from_state_then_status_case_insensitively() {
+        let state = |json: &str| serde_json::from_str::<GreenItem>(json).unwrap().into_core().unwrap().state;
+        assert_eq!(state(r#"{"id":"cdbg-1","state":"STARTING","status":"INITIALIZING"}"#), GreenState::Starting);
+        assert_eq!(state(r#"{"id":"cdbg-1","state":"","status":"in_progress"}"#), GreenState::InProgress);
+        assert_eq!(state(r#"{"id":"cdbg-1","state":null,"status":"Finished"}"#), GreenState::Finished);
+        assert_eq!(state(r#"{"id":"cdbg-1","status":"INITIALIZING"}"#), GreenState::Other("INITIALIZING".into()));
+        let neither = state(r#"{"id":"cdbg-1","config":{}}"#);
+        assert!(matches!(&neither, GreenState::Other(s) if s.contains("no state")), "{neither:?}");
+        assert!(!neither.is_terminal());
     }
 
     #[test]
