@@ -253,6 +253,11 @@ pub struct DeploymentSpec {
     pub target_tags: Vec<Tag>,
     /// Free text; greenfleet writes `greenfleet rollout <id>` here so a retry can find it (F11).
     pub description: String,
+    /// Where a lookup for a deployment created from this spec starts (`createTimeRange.start`): an
+    /// instant surely before any CreateDeployment attempt, clock skew included. Not sent by `create`;
+    /// the default (0) searches the whole history.
+    #[serde(default)]
+    pub created_after: crate::ids::Timestamp,
 }
 
 /// CodeDeploy `DeploymentStatus`.

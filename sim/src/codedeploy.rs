@@ -7,7 +7,7 @@ use greenfleet_core::cloud::{
     DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus, DeploymentType, DeploymentView,
     EventState, GreenProvisioning, InstanceCounts, InstanceState, ReadyAction, TagFilter,
 };
-use greenfleet_core::ids::{DeploymentId, InstanceId};
+use greenfleet_core::ids::{DeploymentId, InstanceId, Timestamp};
 use greenfleet_core::ports::RemoteError;
 
 use crate::events::uuid_from;
@@ -88,18 +88,20 @@ impl Model {
         Ok(id)
     }
 
-    /// The most recent deployment of `group` described exactly `description`.
+    /// The most recent deployment of `group` described exactly `description`, created at or after
+    /// `created_after`, whatever its status.
     pub(crate) fn find_deployment(
         &self,
         group: &DeploymentGroupRef,
         description: &str,
+        created_after: Timestamp,
     ) -> Result<Option<DeploymentId>, RemoteError> {
         self.deployment_group(group)?;
         Ok(self
             .deployments
             .iter()
             .rev()
-            .find(|d| &d.group == group && d.description == description)
+            .find(|d| &d.group == group && d.description == description && d.created_at >= created_after)
             .map(|d| d.id.clone()))
     }
 

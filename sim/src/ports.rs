@@ -8,7 +8,7 @@ use greenfleet_core::cloud::{
     Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, GreenDeployment, GreenSpec,
     GroupView, InstanceView,
 };
-use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId};
+use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, Timestamp};
 use greenfleet_core::ports::{Deployments, Elastigroups, RemoteError};
 
 use crate::cloud::Cloud;
@@ -84,8 +84,13 @@ impl Deployments for Cloud {
         self.call("create", |m| m.create_deployment(spec))
     }
 
-    async fn find(&self, group: &DeploymentGroupRef, description: &str) -> Result<Option<DeploymentId>, RemoteError> {
-        self.call("find", |m| m.find_deployment(group, description))
+    async fn find(
+        &self,
+        group: &DeploymentGroupRef,
+        description: &str,
+        created_after: Timestamp,
+    ) -> Result<Option<DeploymentId>, RemoteError> {
+        self.call("find", |m| m.find_deployment(group, description, created_after))
     }
 
     async fn get(&self, id: &DeploymentId) -> Result<DeploymentView, RemoteError> {

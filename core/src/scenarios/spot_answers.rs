@@ -1,10 +1,12 @@
 //! What Spot and CodeDeploy answer when things are not as documented (issue 10): a refused Blue/Green
-//! stop proves nothing until the deployment is read back, and a Blue/Green state greenfleet does not know
-//! is waited on (and named once).
+//! stop proves nothing until the deployment is read back, a Blue/Green state greenfleet does not know
+//! is waited on (and named once), and the lookup for a deployment whose create answer was lost is
+//! bounded by the rollout's own clock with a margin.
 
 use crate::cloud::{DeploymentStatus, GreenState};
-use crate::effect::{CallResult, WakeKind};
-use crate::machine::MAX_ATTEMPTS;
+use crate::effect::{CallResult, Command, WakeKind};
+use crate::ids::Timestamp;
+use crate::machine::{FIND_MARGIN_MS, MAX_ATTEMPTS};
 use crate::ports::RemoteError;
 use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
 
@@ -138,4 +140,24 @@ fn finalize_waits_while_spot_reports_a_state_it_does_not_document() {
     fleet.set_green_state(GreenState::parse(" finished "));
     s.fire_wake(WakeKind::Poll).apply(&mut fleet, is::inspect);
     assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RemoveBlue));
+}
+
+/// The lookup for a deployment whose create answer was lost starts a margin before the snapshot, on
+/// every path that looks: the guarded create and compensation's find.
+#[test]
+fn the_deployment_lookup_starts_before_the_snapshot_with_a_margin_for_clock_skew() {
+    let mut fleet = Fleet::healthy();
+    let mut s = to_await_green(request(), &mut fleet);
+    let started = s.saga.facts.started_at.expect("snapshot taken");
+    let after = Timestamp(started.0 - FIND_MARGIN_MS);
+    assert_eq!(FIND_MARGIN_MS, 15 * 60_000);
+    fleet.launch_green(2, true);
+    s.advance(3 * 60_000).apply(&mut fleet, is::inspect);
+    let Command::CreateDeployment(spec) = s.expect_call(is::create) else { unreachable!() };
+    assert_eq!(spec.created_after, after);
+    s.cancel();
+    let Command::FindDeployment(spec) = s.expect_call(|c| matches!(c, Command::FindDeployment(_))) else {
+        unreachable!()
+    };
+    assert_eq!(spec.created_after, after, "from the saga's own timestamps, not the time of the lookup");
 }

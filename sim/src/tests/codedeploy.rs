@@ -2,7 +2,7 @@
 //! READY / ContinueDeployment / StopDeployment and the ready wait, hangs, find and lost responses.
 
 use greenfleet_core::cloud::{DeploymentType, ReadyAction, TagFilter};
-use greenfleet_core::ids::DeploymentId;
+use greenfleet_core::ids::{DeploymentId, Timestamp};
 use greenfleet_core::ports::{Deployments, RemoteError};
 
 use super::{Setup, World, deployment_states, event_states, ready, tag};
@@ -168,16 +168,31 @@ fn find_lookups_and_lost_create_responses() {
     let w = World::new(Setup::default());
     w.green_up();
     let description = "greenfleet rollout r-1";
-    assert_eq!(ready(w.cloud.find(&w.dg, description)).unwrap(), None);
+    let before = Timestamp(w.now());
+    assert_eq!(ready(w.cloud.find(&w.dg, description, before)).unwrap(), None);
     w.cloud.faults(|f| f.lose_response("create", 1));
     let lost = ready(w.cloud.create(&w.deployment_spec(vec![tag("env", "green")], description))).unwrap_err();
     assert!(matches!(lost, RemoteError::Unavailable(_)), "{lost:?}");
     assert_eq!(w.cloud.deployments_created(&w.dg), 1, "the deployment exists although the caller saw an error");
-    let found = ready(w.cloud.find(&w.dg, description)).unwrap().unwrap();
+    let found = ready(w.cloud.find(&w.dg, description, before)).unwrap().unwrap();
     assert_eq!(w.status(&found).as_str(), "Created");
-    assert_eq!(ready(w.cloud.find(&w.dg, "greenfleet rollout r-2")).unwrap(), None);
+    assert_eq!(ready(w.cloud.find(&w.dg, "greenfleet rollout r-2", before)).unwrap(), None);
+    let later = Timestamp(w.now() + 1);
+    assert_eq!(ready(w.cloud.find(&w.dg, description, later)).unwrap(), None, "created before the range");
     w.run_until_terminal(&found);
     assert_eq!(w.status(&found).as_str(), "Succeeded");
+}
+
+/// A deployment that failed at once (NO_INSTANCES: its tag filter matched nothing) is found like any other.
+#[test]
+fn find_sees_a_deployment_that_failed_at_once() {
+    let w = World::new(Setup::default());
+    let before = Timestamp(w.now());
+    let description = "greenfleet rollout r-fast";
+    let id = ready(w.cloud.create(&w.deployment_spec(vec![tag("env", "nowhere")], description))).unwrap();
+    w.run_until_terminal(&id);
+    assert_eq!(error_of(&w, &id).0, "NO_INSTANCES");
+    assert_eq!(ready(w.cloud.find(&w.dg, description, before)).unwrap(), Some(id));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use greenfleet_core::cloud::{
     Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, GreenDeployment, GreenSpec,
     GroupView, InstanceView,
 };
-use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, RolloutId};
+use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, RolloutId, Timestamp};
 use greenfleet_core::ports::{Deployments, Elastigroups, RemoteError};
 use greenfleet_core::request::ROLLOUT_TAG_KEY;
 use greenfleet_sim::Cloud;
@@ -140,8 +140,13 @@ impl Deployments for Recorder {
         result
     }
 
-    async fn find(&self, group: &DeploymentGroupRef, description: &str) -> Result<Option<DeploymentId>, RemoteError> {
-        self.call("find", || group.to_string(), self.cloud.find(group, description)).await
+    async fn find(
+        &self,
+        group: &DeploymentGroupRef,
+        description: &str,
+        created_after: Timestamp,
+    ) -> Result<Option<DeploymentId>, RemoteError> {
+        self.call("find", || group.to_string(), self.cloud.find(group, description, created_after)).await
     }
 
     async fn get(&self, id: &DeploymentId) -> Result<DeploymentView, RemoteError> {
