@@ -223,6 +223,12 @@ async fn plan_says_what_to_do_about_a_bad_request_an_unknown_group_and_a_refused
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(err.contains("check GREENFLEET_SPOT_URL, SPOTINST_TOKEN"), "the error says what to check: {err}");
 
+    // Without the Spot account, Spot would act on the organization's oldest account: plan refuses to start.
+    let (code, out, err) =
+        env.cli_on_sim(&["plan", example("plan-request.json").to_str().unwrap()], &[("SPOTINST_ACCOUNT", "")]).await;
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("set SPOTINST_ACCOUNT (or --spot-account)") && err.contains("act-1a2b3c4d"), "{err}");
+
     assert_nothing_written(&env).await;
     let _ = std::fs::remove_dir_all(&dir);
     env.shutdown().await;

@@ -18,7 +18,7 @@ use greenfleet_core::cloud::{Capacity, GreenDeployment, GreenSpec, GroupView, In
 use greenfleet_core::ids::{ElastigroupId, GreenDeploymentId, InstanceId};
 use greenfleet_core::ports::{Elastigroups, RemoteError};
 
-use super::config::{SpotConfig, SpotToken};
+use super::config::{SpotAccountId, SpotConfig, SpotToken};
 use super::error::{self, Call, SpotSetupError};
 use super::wire::{CapacityRequest, DetachRequest, Envelope, GreenItem, GreenRequest, GroupItem, InstanceItem};
 
@@ -31,7 +31,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub struct SpotHttpClient {
     http: reqwest::Client,
     base_url: String,
-    account_id: Option<String>,
+    account_id: SpotAccountId,
     token: SpotToken,
     timeout_ms: u64,
     max_retries: usize,
@@ -40,7 +40,8 @@ pub struct SpotHttpClient {
 }
 
 impl SpotHttpClient {
-    /// Builds a client. Fails on an empty token, a base URL that is not http(s), or a TLS setup error.
+    /// Builds a client. Fails on an empty token, a base URL that is not http(s), a missing or malformed
+    /// account (each with what to set), or a TLS setup error.
     pub fn new(config: SpotConfig) -> Result<Self, SpotSetupError> {
         if config.token.is_empty() {
             return Err(SpotSetupError::EmptyToken);
@@ -54,6 +55,7 @@ impl SpotHttpClient {
                 reason: format!("the scheme is `{}`; use https:// (or http:// for a local simulator)", parsed.scheme()),
             });
         }
+        let account_id = SpotAccountId::parse(config.account_id.as_deref())?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.timeout_ms))
             .user_agent(concat!("greenfleet/", env!("CARGO_PKG_VERSION")))
@@ -62,7 +64,7 @@ impl SpotHttpClient {
         Ok(Self {
             http,
             base_url,
-            account_id: config.account_id.filter(|a| !a.trim().is_empty()),
+            account_id,
             token: config.token,
             timeout_ms: config.timeout_ms,
             max_retries: config.max_retries,
@@ -121,9 +123,7 @@ impl SpotHttpClient {
     async fn attempt<T: DeserializeOwned>(&self, call: &Call, body: Option<&[u8]>) -> Result<Vec<T>, Failure> {
         let mut url = reqwest::Url::parse(&format!("{}{}", self.base_url, call.path))
             .map_err(|e| Failure::unsent(error::malformed(call, &format!("bad URL: {e}"))))?;
-        if let Some(account) = &self.account_id {
-            url.query_pairs_mut().append_pair("accountId", account);
-        }
+        url.query_pairs_mut().append_pair("accountId", self.account_id.as_str());
         // bearer_auth marks the header sensitive, so it is redacted from reqwest's Debug output too.
         let mut request = self
             .http

@@ -22,6 +22,24 @@ pub enum SpotSetupError {
     /// The HTTP client could not be built (TLS setup).
     #[error("could not build the HTTP client for Spot: {0}")]
     Http(String),
+    /// No Spot account was given.
+    #[error(
+        "the Spot account is not set: set SPOTINST_ACCOUNT (or --spot-account) to the id of the Spot account \
+         that owns the Elastigroups, e.g. act-1a2b3c4d (Spot console: Settings, Account). Spot requires it on \
+         the Blue/Green and capacity calls; without it Spot would act on the organization's oldest account"
+    )]
+    MissingAccount,
+    /// The account given is not a Spot account id.
+    #[error(
+        "the Spot account `{given}` (SPOTINST_ACCOUNT or --spot-account) is not a Spot account id: {reason}; \
+         an account id looks like act-1a2b3c4d (Spot console: Settings, Account)"
+    )]
+    BadAccount {
+        /// What was given.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The call a failure belongs to, e.g. `PUT /aws/ec2/group/sig-1/capacity`.

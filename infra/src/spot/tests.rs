@@ -369,8 +369,12 @@ async fn connection_refused_is_unavailable() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let config =
-        SpotConfig { base_url: format!("http://{addr}"), max_retries: 0, ..SpotConfig::new(SpotToken::new(TOKEN)) };
+    let config = SpotConfig {
+        base_url: format!("http://{addr}"),
+        account_id: Some("act-12345".into()),
+        max_retries: 0,
+        ..SpotConfig::new(SpotToken::new(TOKEN))
+    };
     let err =
         SpotHttpClient::new(config).unwrap().stop_green(&sig(), &GreenDeploymentId::parse("cdbg-1").unwrap()).await;
     assert!(matches!(&err, Err(RemoteError::Unavailable(m)) if m.contains("could not connect")), "{err:?}");
@@ -380,11 +384,57 @@ async fn connection_refused_is_unavailable() {
 fn setup_refuses_an_empty_token_and_a_bad_url() {
     let empty = SpotHttpClient::new(SpotConfig::new(SpotToken::new("  ")));
     assert!(matches!(empty, Err(SpotSetupError::EmptyToken)));
-    let ftp = SpotHttpClient::new(SpotConfig { base_url: "ftp://x".into(), ..SpotConfig::new(SpotToken::new(TOKEN)) });
+    let ftp = SpotHttpClient::new(SpotConfig {
+        base_url: "ftp://x".into(),
+        account_id: Some("act-12345".into()),
+        ..SpotConfig::new(SpotToken::new(TOKEN))
+    });
     assert!(matches!(&ftp, Err(SpotSetupError::BaseUrl { .. })), "{ftp:?}");
     let config: SpotConfig = serde_json::from_value(json!({"token": TOKEN})).unwrap();
     assert_eq!(
         (config.base_url.as_str(), config.timeout_ms, config.max_retries),
         ("https://api.spotinst.io", 10_000, 5)
     );
+}
+
+/// Without `accountId` Spot acts on the organization's oldest account: a client never starts without
+/// one, and the error says which setting to set and what an account id looks like.
+#[test]
+fn setup_requires_a_well_formed_account() {
+    let with = |account: Option<&str>| {
+        SpotHttpClient::new(SpotConfig {
+            account_id: account.map(str::to_owned),
+            ..SpotConfig::new(SpotToken::new(TOKEN))
+        })
+    };
+    for missing in [None, Some(""), Some("   ")] {
+        let err = with(missing).unwrap_err();
+        assert!(matches!(err, SpotSetupError::MissingAccount), "{missing:?}: {err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("SPOTINST_ACCOUNT") && text.contains("--spot-account") && text.contains("act-"),
+            "{text}"
+        );
+    }
+    for (bad, why) in [
+        ("12345678", "does not start with `act-`"),
+        ("act-", "nothing follows"),
+        ("act-12 34", "only letters and digits"),
+        ("sig-1234abcd", "does not start with `act-`"),
+    ] {
+        let err = with(Some(bad)).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, SpotSetupError::BadAccount { .. }), "{bad}: {text}");
+        assert!(text.contains(&format!("`{bad}`")) && text.contains(why) && text.contains("act-1a2b3c4d"), "{text}");
+    }
+    assert!(with(Some(" act-1a2b3c4d ")).is_ok());
+}
+
+#[tokio::test]
+async fn every_call_names_the_account() {
+    let server = Server::spawn(happy_spot).await;
+    let spot = SpotHttpClient::new(SpotConfig { account_id: Some(" act-0a1b2c ".into()), ..server.config() }).unwrap();
+    spot.group(&sig()).await.unwrap();
+    spot.green(&sig()).await.unwrap();
+    assert!(server.seen().iter().all(|s| s.query.as_deref() == Some("accountId=act-0a1b2c")), "{:?}", server.seen());
 }
