@@ -438,3 +438,30 @@ async fn every_call_names_the_account() {
     spot.green(&sig()).await.unwrap();
     assert!(server.seen().iter().all(|s| s.query.as_deref() == Some("accountId=act-0a1b2c")), "{:?}", server.seen());
 }
+
+/// Regression: Spot answers a missing group 400 GROUP_DOESNT_EXIST, which was taken for a plain
+/// refusal; and Spot's request id, which its support asks for, was in no error.
+#[tokio::test]
+async fn a_missing_group_is_not_found_by_its_code_and_errors_name_spots_request() {
+    let server = Server::spawn(|seen, _| {
+        if seen.method == Method::POST {
+            // Accepted, but without the deployment: the error still names Spot's request.
+            Reply::ok(json!({"request":{"id":"0c1d-2e3f"},"response":{"items":[]}}))
+        } else {
+            Reply::status(
+                400,
+                json!({"request":{"id":"e593ff58-067d"},"response":{"status":{"code":400,"message":"Bad Request"},
+                    "errors":[{"code":"GROUP_DOESNT_EXIST","message":"Group doesn't exist"}]}}),
+            )
+        }
+    })
+    .await;
+    let spot = server.client();
+    let err = spot.group(&sig()).await.unwrap_err();
+    let RemoteError::NotFound(message) = &err else { panic!("{err:?}") };
+    assert!(message.contains("with 400 GROUP_DOESNT_EXIST (Group doesn't exist): no such Elastigroup"), "{message}");
+    assert!(message.contains("SPOTINST_ACCOUNT") && message.ends_with("(Spot request id e593ff58-067d)"), "{message}");
+    assert_eq!(server.seen().len(), 1, "not retried");
+    let err = spot.start_green(&sig(), &pink_spec()).await.unwrap_err();
+    assert!(err.to_string().ends_with("(Spot request id 0c1d-2e3f)"), "{err}");
+}

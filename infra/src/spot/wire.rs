@@ -41,11 +41,27 @@ where
     Option::<Vec<T>>::deserialize(d).map(Option::unwrap_or_default)
 }
 
-/// The envelope of a refusal: `response.errors` and `response.status`.
+/// The envelope of a refusal: `request.id`, `response.errors` and `response.status`.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ErrorEnvelope {
     #[serde(default)]
+    pub(crate) request: RequestPart,
+    #[serde(default)]
     pub(crate) response: ErrorResponse,
+}
+
+/// Only the `request` part of an envelope, read from any answer (success, refusal, 429).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RequestOnly {
+    #[serde(default)]
+    pub(crate) request: RequestPart,
+}
+
+/// `request` of an envelope: `id` is Spot's id for the request, which Spot's support asks for.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RequestPart {
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) id: String,
 }
 
 /// `response` of a refusal.

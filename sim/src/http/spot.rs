@@ -3,8 +3,10 @@
 //! `Authorization: Bearer <token>` (the token is checked only when the server was given one).
 //! `?accountId=act-…` is required where Spot's definition requires it (`PUT …/capacity`, `GET` and
 //! `POST …/codeDeploy/blueGreenDeployment`), optional elsewhere, refused everywhere when it is not an
-//! `act-…` id; any account is accepted (the model has one). The model's `RemoteError`s become Spot's answers: Rejected →
-//! 400 with `response.errors`, NotFound → 404, Throttled → 429 with the `X-RateLimit-*` headers,
+//! `act-…` id; any account is accepted (the model has one). The model's `RemoteError`s become Spot's
+//! answers: Rejected → 400 with `response.errors`; NotFound for a group → 400 `GROUP_DOESNT_EXIST`, as
+//! Spot answers it (terraform-provider-spotinst's `ErrCodeGroupNotFound`, seen with HTTP 400 in its
+//! issue #7), and any other NotFound → 404; Throttled → 429 with the `X-RateLimit-*` headers;
 //! Unavailable → 503.
 //!
 //! `GET …/status` items carry a `tags` array, which real Spot does not document: greenfleet's client
@@ -90,6 +92,8 @@ fn status_json(status: StatusCode) -> Value {
 pub(super) struct SpotCall {
     meta: Meta,
     account: Option<String>,
+    /// The group the path names (`/aws/ec2/group/{id}/…`), when it is a valid id.
+    group: Option<ElastigroupId>,
     cloud: Cloud,
 }
 
@@ -143,7 +147,8 @@ impl FromRequestParts<AppState> for SpotCall {
                 ),
             ));
         }
-        Ok(Self { meta, account, cloud: state.cloud.clone() })
+        let group = parts.uri.path().split('/').nth(4).and_then(|id| ElastigroupId::parse(id).ok());
+        Ok(Self { meta, account, group, cloud: state.cloud.clone() })
     }
 }
 
@@ -221,6 +226,13 @@ impl SpotCall {
     fn remote(&self, error: RemoteError) -> Response {
         match error {
             RemoteError::Rejected { code, message } => self.meta.refuse(StatusCode::BAD_REQUEST, &code, &message),
+            RemoteError::NotFound(message)
+                if self.group.as_ref().is_some_and(|g| self.cloud.group_state(g).is_none()) =>
+            {
+                self.meta.refuse(StatusCode::BAD_REQUEST, "GROUP_DOESNT_EXIST", &message)
+            }
+            // Something else the group does not have (a Blue/Green deployment to stop): Spot documents
+            // no answer for it.
             RemoteError::NotFound(message) => self.meta.refuse(StatusCode::NOT_FOUND, "NOT_FOUND", &message),
             RemoteError::Unavailable(message) => {
                 self.meta.refuse(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", &message)

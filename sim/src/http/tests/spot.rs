@@ -162,10 +162,24 @@ async fn bearer_token_is_required_and_checked_when_configured() {
 async fn errors_and_scripted_faults_over_http() {
     let sim = Sim::world("ContinueDeployment").await;
 
-    let (status, v) = sim.spot_get("/aws/ec2/group/sig-ffffffff").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(v["response"]["status"], json!({ "code": 404, "message": "Not Found" }));
-    assert!(v["response"]["errors"][0]["message"].as_str().unwrap().contains("sig-ffffffff"));
+    // A missing group is answered as Spot does: 400 with GROUP_DOESNT_EXIST, on every path under it.
+    for path in ["", "/status", "/capacity", "/codeDeploy/blueGreenDeployment"] {
+        let (status, v) = if path == "/capacity" {
+            sim.spot(Method::PUT, &format!("/aws/ec2/group/sig-ffffffff{path}"), Some(&json!({ "capacity": {} }))).await
+        } else {
+            sim.spot_get(&format!("/aws/ec2/group/sig-ffffffff{path}")).await
+        };
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert_eq!(v["response"]["status"], json!({ "code": 400, "message": "Bad Request" }));
+        assert_eq!(error_code(&v), "GROUP_DOESNT_EXIST", "{path}");
+        assert!(v["response"]["errors"][0]["message"].as_str().unwrap().contains("sig-ffffffff"));
+        assert!(v["request"]["id"].is_string());
+    }
+    // A Blue/Green deployment the group does not have is something else: Spot documents no answer.
+    let (status, v) = sim
+        .spot(Method::PUT, &format!("/aws/ec2/group/{GROUP}/codeDeploy/blueGreenDeployment/cdbg-0000/stop"), None)
+        .await;
+    assert_eq!((status, error_code(&v)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
 
     let (status, v) = sim.spot_get("/aws/ec2/group/not-a-group").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
