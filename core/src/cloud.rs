@@ -187,7 +187,9 @@ pub fn join_instances(spot: &[GroupInstance], ec2: &[Ec2Instance]) -> Vec<Instan
         .collect()
 }
 
-/// State of Spot's CodeDeploy Blue/Green deployment. Spot documents only `STARTING`; the others mirror rolls.
+/// State of Spot's CodeDeploy Blue/Green deployment. Spot documents only `STARTING` (in `state`); the
+/// others mirror rolls, and answers have been seen to carry `status` (e.g. `INITIALIZING`) besides or
+/// instead of `state`. Whatever greenfleet does not know is [`GreenState::Other`]: not finished.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GreenState {
     /// Accepted, launching green instances.
@@ -200,14 +202,16 @@ pub enum GreenState {
     Failed,
     /// Stopped on request.
     Stopped,
-    /// A value this build does not know; treated as still running.
+    /// A value this build does not know, kept verbatim; treated as still running (until the step's
+    /// deadline), and named once in the rollout's history.
     Other(String),
 }
 
 impl GreenState {
-    /// Parses Spot's spelling case-insensitively.
+    /// Parses Spot's spelling case-insensitively (surrounding blanks ignored).
     #[must_use]
     pub fn parse(s: &str) -> Self {
+        let s = s.trim();
         match s.to_ascii_uppercase().as_str() {
             "STARTING" => Self::Starting,
             "IN_PROGRESS" | "INPROGRESS" => Self::InProgress,
@@ -421,6 +425,11 @@ pub struct DeploymentSpec {
     pub target_tags: Vec<Tag>,
     /// Free text; greenfleet writes `greenfleet rollout <id>` here so a retry can find it (F11).
     pub description: String,
+    /// Where a lookup for a deployment created from this spec starts (`createTimeRange.start`): an
+    /// instant surely before any CreateDeployment attempt, clock skew included. Not sent by `create`;
+    /// the default (0) searches the whole history.
+    #[serde(default)]
+    pub created_after: crate::ids::Timestamp,
 }
 
 /// CodeDeploy `DeploymentStatus`.
@@ -497,6 +506,9 @@ pub struct DeploymentView {
     pub error: Option<(String, String)>,
     /// Instances per state, from `deploymentOverview` (pending, in progress, succeeded, failed, ready).
     pub overview: InstanceCounts,
+    /// `rollbackInfo.rollbackDeploymentId`: the deployment CodeDeploy started to roll this one back.
+    #[serde(default)]
+    pub rollback: Option<DeploymentId>,
 }
 
 /// `deploymentOverview`.

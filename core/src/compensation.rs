@@ -3,7 +3,7 @@
 
 use crate::cloud::{InstanceState, InstanceView};
 use crate::effect::{CallResult, Command, Inspection, WakeKind};
-use crate::machine::{Cx, GREEN_POLL_MS, MAX_ATTEMPTS, READBACK_DELAY_MS, STOP_POLLS, SagaError};
+use crate::machine::{Cx, MAX_ATTEMPTS, READBACK_DELAY_MS, SagaError};
 use crate::ports::RemoteError;
 use crate::request::ROLLOUT_TAG_KEY;
 use crate::saga::{Compensation, Outcome, Phase};
@@ -14,22 +14,16 @@ impl Cx {
         let f = &self.saga.facts;
         match (step, self.saga.stage) {
             (Compensation::StopDeployment, 0) => match f.deployment_id.clone() {
-                Some(id) => self.call(Command::StopDeployment(id)),
+                Some(id) => self.stop_deployment(id),
                 // CreateDeployment was sent but its answer never came back: look it up by description.
                 None => {
                     let spec = self.deployment_spec();
                     self.call(Command::FindDeployment(spec));
                 }
             },
-            (Compensation::StopDeployment, _) => {
-                let id = self.deployment_id()?;
-                self.call(Command::GetDeployment(id));
-            }
-            (Compensation::StopGreen, _) => match f.green_deployment.clone() {
-                Some(id) => self.call(Command::StopGreen { group, id }),
-                // Its id never came back: look for the group's Blue/Green deployment carrying our tags.
-                None => self.call(Command::Inspect { group, deployment_group: None }),
-            },
+            (Compensation::StopDeployment, _) => self.act_stop_deployment()?,
+            // Stop, or find it by its tags when its id never came back; read back a refused stop.
+            (Compensation::StopGreen, _) => self.act_stop_green(),
             (Compensation::RemoveGreen | Compensation::RestoreCapacity, _) => {
                 self.call(Command::Inspect { group, deployment_group: None });
             }
@@ -45,58 +39,12 @@ impl Cx {
         let Phase::Compensating { remaining, .. } = &self.saga.phase else { return Ok(()) };
         let Some(step) = remaining.first().copied() else { return Ok(()) };
         match (step, result) {
-            (Compensation::StopDeployment, CallResult::DeploymentFound(r)) => match r {
-                Ok(Some(id)) => {
-                    self.note(format!("found deployment {id}, created by an attempt whose answer was lost"));
-                    self.saga.facts.deployment_id = Some(id.clone());
-                    self.call(Command::StopDeployment(id));
-                }
-                Ok(None) => self.next_compensation("CodeDeploy created no deployment for this rollout"),
-                Err(e) => self.compensation_retry(step, &e),
-            },
-            (Compensation::StopDeployment, CallResult::DeploymentStopped(r)) => match r {
-                Ok(()) | Err(RemoteError::Rejected { .. } | RemoteError::NotFound(_)) => {
-                    self.saga.stage = 1;
-                    self.act()?;
-                }
-                Err(e) => self.compensation_retry(step, &e),
-            },
-            (Compensation::StopDeployment, CallResult::DeploymentRead(r)) => match r {
-                Ok(view) if view.status.is_terminal() => {
-                    self.saga.facts.deployment_status = Some(view.status.as_str().to_owned());
-                    self.next_compensation(&format!("deployment {} is {}", view.id, view.status.as_str()));
-                }
-                Ok(view) => {
-                    self.saga.stage += 1;
-                    if self.saga.stage > STOP_POLLS {
-                        self.next_compensation(&format!(
-                            "deployment {} still {}; moving on",
-                            view.id,
-                            view.status.as_str()
-                        ));
-                    } else {
-                        self.wake(WakeKind::Step, GREEN_POLL_MS);
-                    }
-                }
-                Err(e) => self.compensation_retry(step, &e),
-            },
-            (Compensation::StopGreen, CallResult::Inspected(r)) => match r {
-                Ok(seen) => match seen.green.filter(|g| g.tags.iter().any(|t| self.is_rollout_tag(t))) {
-                    Some(g) => {
-                        self.note(format!("found Spot Blue/Green deployment {} of this rollout", g.id));
-                        self.saga.facts.green_deployment = Some(g.id);
-                        self.act()?;
-                    }
-                    None => self.next_compensation("Spot started no Blue/Green deployment for this rollout"),
-                },
-                Err(e) => self.compensation_retry(step, &e),
-            },
-            (Compensation::StopGreen, CallResult::GreenStopped(r)) => match r {
-                Ok(()) | Err(RemoteError::NotFound(_) | RemoteError::Rejected { .. }) => {
-                    self.next_compensation("Spot Blue/Green deployment stopped");
-                }
-                Err(e) => self.compensation_retry(step, &e),
-            },
+            // Stop, wait, and follow CodeDeploy's rollback: see stop_deployment.rs.
+            (Compensation::StopDeployment, r) => self.on_stop_deployment_result(r)?,
+            // A refusal is no proof it stopped: see stop_green.rs.
+            (Compensation::StopGreen, r @ (CallResult::Inspected(_) | CallResult::GreenStopped(_))) => {
+                self.on_stop_green_result(r)?;
+            }
             (Compensation::RemoveGreen, CallResult::Inspected(r)) => match r {
                 Ok(seen) => {
                     let green = self.green_instances(&seen.instances);
@@ -187,7 +135,7 @@ impl Cx {
         Ok(())
     }
 
-    fn compensation_retry(&mut self, step: Compensation, err: &RemoteError) {
+    pub(crate) fn compensation_retry(&mut self, step: Compensation, err: &RemoteError) {
         self.retry(err, |cx, why| cx.skip_compensation(step, why));
     }
 
@@ -199,7 +147,7 @@ impl Cx {
         self.next_compensation(&format!("{step:?} could not finish: {why}"));
     }
 
-    fn next_compensation(&mut self, note: &str) {
+    pub(crate) fn next_compensation(&mut self, note: &str) {
         let Phase::Compensating { reason, remaining, left } = self.saga.phase.clone() else { return };
         let rest = remaining.get(1..).unwrap_or_default().to_vec();
         self.advance(Phase::Compensating { reason, remaining: rest, left }, note);

@@ -84,8 +84,10 @@ pub enum Command {
     GetDeployment(DeploymentId),
     /// `ContinueDeployment(READY_WAIT)`.
     ContinueDeployment(DeploymentId),
-    /// `StopDeployment`.
+    /// `StopDeployment` with auto-rollback: traffic may have moved to green.
     StopDeployment(DeploymentId),
+    /// `StopDeployment` without auto-rollback: no traffic moved (the group still waited at READY).
+    StopWithoutRollback(DeploymentId),
     /// Point the deployment group's original-fleet tags at the new blue (`UpdateDeploymentGroup`).
     PointBlue {
         /// The deployment group.
@@ -165,7 +167,7 @@ pub enum CallResult {
     DeploymentRead(Result<DeploymentView, RemoteError>),
     /// [`Command::ContinueDeployment`].
     Continued(Result<(), RemoteError>),
-    /// [`Command::StopDeployment`].
+    /// [`Command::StopDeployment`] and [`Command::StopWithoutRollback`].
     DeploymentStopped(Result<(), RemoteError>),
     /// [`Command::StopGreen`].
     GreenStopped(Result<(), RemoteError>),

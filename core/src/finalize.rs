@@ -3,7 +3,7 @@
 //! capacity to the snapshot (F8), last, so nothing changes the group after its read-back. Each stage
 //! reads back what it did before moving on.
 
-use crate::cloud::InstanceState;
+use crate::cloud::{GreenState, InstanceState};
 use crate::effect::{CallResult, Command, Inspection, WakeKind};
 use crate::machine::{Cx, MAX_ATTEMPTS, READBACK_DELAY_MS, SagaError};
 use crate::ports::RemoteError;
@@ -50,16 +50,7 @@ impl Cx {
             cx.retry(e, |cx, why| cx.needs_attention_after_success(why, instructions));
         };
         match (stage, result) {
-            (FinalizeStage::AwaitSpot, CallResult::Inspected(Ok(seen))) => {
-                let finished = seen.green.as_ref().is_none_or(|g| g.state.is_terminal());
-                if finished {
-                    let state = seen.green.as_ref().map_or("gone", |g| g.state.as_str()).to_owned();
-                    self.advance(
-                        Phase::Finalize(FinalizeStage::RemoveBlue),
-                        format!("Spot Blue/Green deployment {state}"),
-                    );
-                }
-            }
+            (FinalizeStage::AwaitSpot, CallResult::Inspected(Ok(seen))) => self.await_spot(&seen),
             (FinalizeStage::AwaitSpot, CallResult::Inspected(Err(e))) => {
                 self.note(format!("could not read the group ({e}); will look again"));
             }
@@ -84,6 +75,51 @@ impl Cx {
             }
         }
         Ok(())
+    }
+
+    /// CodeDeploy said Succeeded; Spot finishes its Blue/Green a little later (and may detach blue
+    /// itself). Nothing touches the group before Spot has ended (F12), and a Spot that ends otherwise
+    /// than FINISHED means the two disagree about which fleet serves: stop, remove nothing, say so.
+    fn await_spot(&mut self, seen: &Inspection) {
+        let ours = self.saga.facts.green_deployment.clone();
+        let green = seen.green.as_ref().filter(|g| Some(&g.id) == ours.as_ref());
+        let state = green.map_or_else(|| "(none of this rollout's)".to_owned(), |g| g.state.as_str().to_owned());
+        if self.saga.facts.green_state.as_deref() != Some(state.as_str()) {
+            self.saga.facts.green_state = Some(state.clone());
+            self.dirty = true;
+        }
+        match green.map(|g| &g.state) {
+            Some(GreenState::Finished) => {
+                self.advance(Phase::Finalize(FinalizeStage::RemoveBlue), format!("Spot Blue/Green deployment {state}"));
+            }
+            Some(GreenState::Failed | GreenState::Stopped) => {
+                let why = format!(
+                    "CodeDeploy reports deployment {} Succeeded, but Spot's Blue/Green deployment {} ended {state}",
+                    opt(self.saga.facts.deployment_id.as_ref()),
+                    opt(ours.as_ref())
+                );
+                let todo = self.disagreement_instructions();
+                self.needs_attention_after_success(why, todo);
+            }
+            // Starting, in progress, a state greenfleet does not know, or none at all: wait (deadline-bounded).
+            _ => {}
+        }
+    }
+
+    /// What to do by hand when CodeDeploy and Spot disagree on how the rollout ended.
+    pub(crate) fn disagreement_instructions(&self) -> String {
+        let f = &self.saga.facts;
+        let snapshot = f.snapshot.map_or_else(|| "its snapshot".to_owned(), |c| c.to_string());
+        format!(
+            "greenfleet removed nothing. Check which instances the load balancer's target group serves: green ({}={}), \
+             or blue {:?}. Then detach and terminate the other fleet from {}, set its capacity back to {snapshot}, and \
+             point deployment group {} at the serving fleet's tags",
+            crate::request::ROLLOUT_TAG_KEY,
+            self.saga.id,
+            f.blue,
+            self.saga.request.elastigroup_id,
+            self.dg()
+        )
     }
 
     fn remove_blue(&mut self, seen: &Inspection) {
@@ -141,4 +177,8 @@ impl Cx {
             self.call(Command::PointBlue { group: self.dg(), blue: wanted });
         }
     }
+}
+
+fn opt<T: std::fmt::Display>(v: Option<&T>) -> String {
+    v.map_or_else(|| "(unknown)".to_owned(), ToString::to_string)
 }

@@ -37,6 +37,8 @@ pub mod saga;
 mod scenarios;
 mod signals;
 mod steps;
+mod stop_deployment;
+mod stop_green;
 pub mod sweep;
 pub mod trigger;
 pub mod trigger_pattern;

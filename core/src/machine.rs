@@ -28,6 +28,13 @@ const HISTORY_HEAD: usize = 20;
 pub const READBACK_DELAY_MS: u64 = 2_000;
 /// Consecutive failed health rounds that fail the gate.
 pub const HEALTH_FAILURES: u32 = 3;
+/// How far before the rollout's snapshot a lookup for its CodeDeploy deployment starts
+/// (`createTimeRange.start`, see [`DeploymentSpec::created_after`]). The snapshot is taken before any
+/// CreateDeployment attempt, on some worker's clock, and CodeDeploy stamps `createTime` on AWS's: the
+/// margin covers skew between the two. AWS refuses requests signed more than 5 minutes off (SigV4), so
+/// 15 minutes is three times the skew a worker that can call CodeDeploy at all may have. The range is
+/// left open at its end, so skew the other way hides nothing.
+pub const FIND_MARGIN_MS: u64 = 15 * MINUTE;
 
 const MINUTE: u64 = 60_000;
 
@@ -103,6 +110,7 @@ pub fn handle(saga: &Saga, input: Input, now: Timestamp) -> Result<Transition, S
         Input::Completed { fence, result } => {
             if fence == saga.fence {
                 cx.dirty = true;
+                cx.see_green_state(&result);
                 cx.on_result(result)?;
             }
         }
@@ -324,7 +332,15 @@ impl Cx {
             // `version=6.0` would also select every other instance in the account that carries it.
             target_tags: vec![self.saga.request.rollout_tag()],
             description: deployment_description(&self.saga),
+            created_after: self.find_after(),
         }
+    }
+
+    /// Where a lookup for this rollout's deployment starts: the snapshot (taken before any
+    /// CreateDeployment attempt; the saga's creation if there is none) less [`FIND_MARGIN_MS`].
+    fn find_after(&self) -> Timestamp {
+        let since = self.saga.facts.started_at.unwrap_or(self.saga.created_at);
+        Timestamp(since.0.saturating_sub(FIND_MARGIN_MS))
     }
 
     pub(crate) fn dg(&self) -> DeploymentGroupRef {

@@ -83,8 +83,16 @@ pub trait Deployments: Send + Sync {
     async fn deployment_group(&self, group: &DeploymentGroupRef) -> Result<DeploymentGroupView, RemoteError>;
     /// `CreateDeployment`. It takes no idempotency token: call [`Deployments::find`] first (F11).
     async fn create(&self, spec: &DeploymentSpec) -> Result<DeploymentId, RemoteError>;
-    /// The most recent deployment of `group` whose description is exactly `description`.
-    async fn find(&self, group: &DeploymentGroupRef, description: &str) -> Result<Option<DeploymentId>, RemoteError>;
+    /// The deployment of `group` whose description is exactly `description`, among every one created
+    /// at or after `created_after` (whatever its status: one that failed at once counts too). CodeDeploy
+    /// documents no order for its list, so adapters read all of it; among several matches the latest
+    /// created wins.
+    async fn find(
+        &self,
+        group: &DeploymentGroupRef,
+        description: &str,
+        created_after: Timestamp,
+    ) -> Result<Option<DeploymentId>, RemoteError>;
     /// `GetDeployment`.
     async fn get(&self, id: &DeploymentId) -> Result<DeploymentView, RemoteError>;
     /// `ContinueDeployment(READY_WAIT)`.
@@ -92,8 +100,9 @@ pub trait Deployments: Send + Sync {
     /// `UpdateDeploymentGroup` changing only the original fleet's tags: `ec2TagFilters` or `ec2TagSet`,
     /// whichever form `blue` has (the other is not sent: both at once is `InvalidEC2TagCombinationException`).
     async fn point_blue(&self, group: &DeploymentGroupRef, blue: &BlueSelector) -> Result<(), RemoteError>;
-    /// `StopDeployment` with auto-rollback on.
-    async fn stop(&self, id: &DeploymentId) -> Result<(), RemoteError>;
+    /// `StopDeployment`, with `autoRollbackEnabled` as given: CodeDeploy then starts a rollback
+    /// deployment (a new id, named by the stopped one's `rollbackInfo`).
+    async fn stop(&self, id: &DeploymentId, rollback: bool) -> Result<(), RemoteError>;
 }
 
 /// One HTTP health probe.

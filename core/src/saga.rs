@@ -102,6 +102,12 @@ pub struct Facts {
     pub create_attempted: bool,
     /// When the rollout started changing things (Started event).
     pub started_at: Option<Timestamp>,
+    /// CodeDeploy's rollback of the stopped deployment, followed to its end before green is removed.
+    #[serde(default)]
+    pub rollback_deployment: Option<DeploymentId>,
+    /// Spot's Blue/Green state last seen while Finalize waited for it.
+    #[serde(default)]
+    pub green_state: Option<String>,
 }
 
 /// A compensation step, run in order after a failure, timeout or cancel.

@@ -40,10 +40,11 @@ impl Cx {
                     self.saga.facts.deployment_status = Some("InProgress".into());
                 }
             }
-            EventState::Ready => self.deployment_ready()?,
-            EventState::Success => self.deployment_succeeded(),
-            // Read why it failed; the result compensates with CodeDeploy's own error.
-            EventState::Failure | EventState::Stop => self.call(Command::GetDeployment(event.deployment_id.clone())),
+            // An event is a hint; GetDeployment is the truth. READY, SUCCESS, FAILURE and STOP act only
+            // once CodeDeploy confirms them (and a failure's read says why it failed).
+            EventState::Ready | EventState::Success | EventState::Failure | EventState::Stop => {
+                self.call(Command::GetDeployment(event.deployment_id.clone()));
+            }
             EventState::Unknown(_) => {}
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! What each step does when entered or woken (`act`), and what happens when its deadline passes.
 
 use crate::cloud::GreenState;
-use crate::effect::{Command, WakeKind};
+use crate::effect::{CallResult, Command, WakeKind};
 use crate::machine::{Cx, DEPLOYMENT_POLL_MS, GREEN_POLL_MS, SagaError};
 use crate::saga::{FinalizeStage, Outcome, Phase};
 
@@ -123,8 +123,17 @@ impl Cx {
                 "not approved within {} minutes (timeouts.approvalMinutes)",
                 t.approval_minutes
             )),
+            // Never finalize over a Spot that has not ended: both would write the group at once (F12).
             Phase::Finalize(FinalizeStage::AwaitSpot) => {
-                self.advance(Phase::Finalize(FinalizeStage::RemoveBlue), "Spot did not finish its Blue/Green deployment in time; finalizing anyway");
+                let why = format!(
+                    "CodeDeploy reports deployment {} Succeeded, but Spot's Blue/Green deployment {} did not end \
+                     within 10 minutes (last seen {})",
+                    f.deployment_id.as_ref().map_or("?", |d| d.as_str()),
+                    f.green_deployment.as_ref().map_or("?", |d| d.as_str()),
+                    f.green_state.as_deref().unwrap_or("unknown")
+                );
+                let todo = self.disagreement_instructions();
+                self.needs_attention_after_success(why, todo);
             }
             Phase::Finalize(stage) => {
                 let left = self.finalize_instructions(stage);
@@ -155,5 +164,26 @@ impl Cx {
     /// Whether Spot's Blue/Green deployment ended without success.
     pub(crate) fn green_failed(state: &GreenState) -> bool {
         matches!(state, GreenState::Failed | GreenState::Stopped)
+    }
+
+    /// Names a Blue/Green state greenfleet does not know (Spot documents only `STARTING`) in the
+    /// history, once per deployment and value. Such a state counts as not finished everywhere, so a step
+    /// waiting for Spot waits on until its own deadline; the line says why it waited.
+    pub(crate) fn see_green_state(&mut self, result: &CallResult) {
+        let green = match result {
+            CallResult::Inspected(Ok(seen)) => seen.green.as_ref(),
+            CallResult::GreenStarted(Ok(g)) => Some(g),
+            _ => None,
+        };
+        let Some(g) = green else { return };
+        let GreenState::Other(value) = &g.state else { return };
+        let note = format!(
+            "Spot's Blue/Green deployment {} reports state `{value}`, which greenfleet does not know: \
+             treated as not finished, until this step's deadline",
+            g.id
+        );
+        if !self.saga.history.iter().any(|h| h.note == note) {
+            self.note(note);
+        }
     }
 }

@@ -8,10 +8,11 @@ use async_trait::async_trait;
 use aws_sdk_codedeploy::Client;
 use aws_sdk_codedeploy::config::http::HttpResponse;
 use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_codedeploy::primitives::DateTime;
 use aws_sdk_codedeploy::types::{
     self as sdk, AutoRollbackConfiguration, DeploymentGroupInfo, DeploymentInfo, DeploymentReadyAction,
     DeploymentWaitType, Ec2TagFilter, Ec2TagFilterType, GitHubLocation, GreenFleetProvisioningAction, InstanceAction,
-    RevisionLocation, RevisionLocationType, S3Location, TargetInstances,
+    RevisionLocation, RevisionLocationType, S3Location, TargetInstances, TimeRange,
 };
 use tracing::{debug, warn};
 
@@ -19,28 +20,27 @@ use greenfleet_core::cloud::{
     BlueAction, BlueSelector, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus,
     DeploymentType, DeploymentView, GreenProvisioning, InstanceCounts, ReadyAction, TagFilter,
 };
-use greenfleet_core::ids::{DeploymentId, Tag};
+use greenfleet_core::ids::{DeploymentId, Tag, Timestamp};
 use greenfleet_core::ports::{Deployments, RemoteError};
 use greenfleet_core::request::Revision;
 
 /// `BatchGetDeployments` takes at most this many ids.
 const BATCH: usize = 25;
-/// How many of a group's most recent deployments [`Deployments::find`] looks at by default. Rollouts on a
-/// deployment group are serialized by a lease, so the one sought is among the very latest.
-pub const DEFAULT_FIND_LIMIT: usize = 200;
+/// ListDeployments pages read before a lookup gives up: a list bounded by `createTimeRange` to a
+/// rollout's lifetime holds a handful of ids, so this only stops a service that never ends its list.
+const MAX_PAGES: usize = 1_000;
 
 /// CodeDeploy via `aws_sdk_codedeploy`. Cheap to clone (the SDK client is an `Arc` inside).
 #[derive(Debug, Clone)]
 pub struct CodeDeploySdk {
     client: Client,
-    find_limit: usize,
 }
 
 impl CodeDeploySdk {
     /// Wraps a configured SDK client.
     #[must_use]
     pub fn new(client: Client) -> Self {
-        Self { client, find_limit: DEFAULT_FIND_LIMIT }
+        Self { client }
     }
 
     /// A client from a loaded AWS configuration (which honours `AWS_ENDPOINT_URL_CODEDEPLOY`).
@@ -49,40 +49,49 @@ impl CodeDeploySdk {
         Self::new(Client::new(config))
     }
 
-    /// Changes how many recent deployments [`Deployments::find`] examines (default [`DEFAULT_FIND_LIMIT`]).
-    #[must_use]
-    pub fn with_find_limit(mut self, limit: usize) -> Self {
-        self.find_limit = limit.max(1);
-        self
-    }
-
-    /// Deployments of `group`, newest first as ListDeployments returns them, at most `find_limit`.
-    async fn recent_deployment_ids(&self, group: &DeploymentGroupRef) -> Result<Vec<String>, RemoteError> {
-        let mut ids = Vec::new();
+    /// Every deployment of `group` created at or after `created_after` (epoch 0: all), of any status.
+    /// CodeDeploy documents no order for ListDeployments, so every page is read, following `nextToken`
+    /// until an answer comes without one (botocore's paginator for the operation does the same).
+    async fn deployment_ids_since(
+        &self,
+        group: &DeploymentGroupRef,
+        created_after: Timestamp,
+    ) -> Result<Vec<String>, RemoteError> {
+        let range = (created_after.0 > 0).then(|| {
+            let ms = i64::try_from(created_after.0).unwrap_or(i64::MAX);
+            // Open at the end: a deployment created "later" than a skewed clock says is still found.
+            TimeRange::builder().start(DateTime::from_millis(ms)).build()
+        });
+        let mut ids: Vec<String> = Vec::new();
         let mut next_token = None;
-        loop {
+        for _ in 0..MAX_PAGES {
             let page = self
                 .client
                 .list_deployments()
                 .application_name(&group.application)
                 .deployment_group_name(&group.deployment_group)
+                .set_create_time_range(range.clone())
                 .set_next_token(next_token)
                 .send()
                 .await
                 .map_err(|e| remote_error("ListDeployments", &group.to_string(), &e))?;
-            ids.extend(page.deployments().iter().cloned());
-            next_token = page.next_token().map(str::to_owned);
-            if ids.len() >= self.find_limit {
-                ids.truncate(self.find_limit);
-                if next_token.is_some() {
-                    debug!(group = %group, limit = self.find_limit, "find looks only at the most recent deployments");
+            for id in page.deployments() {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
                 }
-                return Ok(ids);
             }
+            next_token = page.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
             if next_token.is_none() {
                 return Ok(ids);
             }
         }
+        Err(RemoteError::Rejected {
+            code: "ListNeverEnds".to_owned(),
+            message: format!(
+                "CodeDeploy ListDeployments ({group}) still gave a nextToken after {MAX_PAGES} pages; \
+                 check that AWS_ENDPOINT_URL_CODEDEPLOY (if set) points at CodeDeploy"
+            ),
+        })
     }
 }
 
@@ -123,8 +132,14 @@ impl Deployments for CodeDeploySdk {
         parse_deployment_id(raw, "CreateDeployment")
     }
 
-    async fn find(&self, group: &DeploymentGroupRef, description: &str) -> Result<Option<DeploymentId>, RemoteError> {
-        let ids = self.recent_deployment_ids(group).await?;
+    async fn find(
+        &self,
+        group: &DeploymentGroupRef,
+        description: &str,
+        created_after: Timestamp,
+    ) -> Result<Option<DeploymentId>, RemoteError> {
+        let ids = self.deployment_ids_since(group, created_after).await?;
+        let mut matches = Vec::new();
         for chunk in ids.chunks(BATCH) {
             let out = self
                 .client
@@ -133,11 +148,15 @@ impl Deployments for CodeDeploySdk {
                 .send()
                 .await
                 .map_err(|e| remote_error("BatchGetDeployments", &group.to_string(), &e))?;
-            if let Some(found) = newest_with_description(out.deployments_info(), description) {
-                return parse_deployment_id(found, "BatchGetDeployments").map(Some);
-            }
+            matches.extend(out.deployments_info().iter().filter(|d| d.description() == Some(description)).cloned());
         }
-        Ok(None)
+        let Some(found) = latest_created(&matches) else { return Ok(None) };
+        if matches.len() > 1 {
+            let all: Vec<&str> = matches.iter().filter_map(DeploymentInfo::deployment_id).collect();
+            warn!(group = %group, description, deployments = ?all, chosen = found,
+                "several CodeDeploy deployments carry this rollout's description; following the latest created");
+        }
+        parse_deployment_id(found, "BatchGetDeployments").map(Some)
     }
 
     async fn get(&self, id: &DeploymentId) -> Result<DeploymentView, RemoteError> {
@@ -184,12 +203,12 @@ impl Deployments for CodeDeploySdk {
         Ok(())
     }
 
-    async fn stop(&self, id: &DeploymentId) -> Result<(), RemoteError> {
+    async fn stop(&self, id: &DeploymentId, rollback: bool) -> Result<(), RemoteError> {
         let out = self
             .client
             .stop_deployment()
             .deployment_id(id.as_str())
-            .auto_rollback_enabled(true)
+            .auto_rollback_enabled(rollback)
             .send()
             .await
             .map_err(|e| remote_error("StopDeployment", id.as_str(), &e))?;
@@ -205,13 +224,14 @@ fn parse_deployment_id(raw: &str, op: &str) -> Result<DeploymentId, RemoteError>
     })
 }
 
-/// The id of the newest deployment among `infos` whose description is exactly `description`.
-fn newest_with_description<'a>(infos: &'a [DeploymentInfo], description: &str) -> Option<&'a str> {
+/// The id of the latest created of `infos`; equal (or missing) create times are broken by the id, so
+/// every worker picks the same one.
+fn latest_created(infos: &[DeploymentInfo]) -> Option<&str> {
     infos
         .iter()
-        .filter(|d| d.description() == Some(description))
-        .max_by_key(|d| d.create_time().copied())
-        .and_then(DeploymentInfo::deployment_id)
+        .filter_map(|d| d.deployment_id().map(|id| (d.create_time().copied(), id)))
+        .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+        .map(|(_, id)| id)
 }
 
 /// `GetDeploymentGroup`'s answer as core sees it.
@@ -315,7 +335,13 @@ pub(crate) fn deployment_view(id: &DeploymentId, info: &DeploymentInfo) -> Deplo
         failed: count(o.failed()),
         ready: count(o.ready()),
     });
-    DeploymentView { id: id.clone(), status, error, overview }
+    // A rollback deployment id greenfleet cannot parse is logged and ignored: nothing to follow.
+    let rollback = info.rollback_info().and_then(sdk::RollbackInfo::rollback_deployment_id).and_then(|raw| {
+        DeploymentId::parse(raw)
+            .map_err(|e| warn!(deployment = %id, rollback = raw, error = %e, "unusable rollback deployment id"))
+            .ok()
+    });
+    DeploymentView { id: id.clone(), status, error, overview, rollback }
 }
 
 /// core's revision as CodeDeploy's `RevisionLocation`.
@@ -431,6 +457,9 @@ where
     }
     mapped
 }
+
+#[cfg(test)]
+mod find_tests;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -607,17 +636,18 @@ mod tests {
     }
 
     #[test]
-    fn find_picks_the_newest_deployment_with_the_exact_description() {
-        let d = |id: &str, desc: &str, secs: i64| {
-            DeploymentInfo::builder().deployment_id(id).description(desc).create_time(DateTime::from_secs(secs)).build()
+    fn the_latest_created_match_wins_and_ties_break_on_the_id() {
+        let d = |id: &str, secs: Option<i64>| {
+            DeploymentInfo::builder()
+                .deployment_id(id)
+                .description("greenfleet rollout r-1")
+                .set_create_time(secs.map(DateTime::from_secs))
+                .build()
         };
-        let infos = [
-            d("d-OLD", "greenfleet rollout r-1", 100),
-            d("d-NEW", "greenfleet rollout r-1", 200),
-            d("d-OTHER", "greenfleet rollout r-12", 300),
-        ];
-        assert_eq!(newest_with_description(&infos, "greenfleet rollout r-1"), Some("d-NEW"));
-        assert_eq!(newest_with_description(&infos, "greenfleet rollout r-2"), None);
+        assert_eq!(latest_created(&[d("d-OLD", Some(100)), d("d-NEW", Some(200)), d("d-NONE", None)]), Some("d-NEW"));
+        assert_eq!(latest_created(&[d("d-B", Some(100)), d("d-A", Some(100))]), Some("d-B"));
+        assert_eq!(latest_created(&[d("d-A", Some(100)), d("d-B", Some(100))]), Some("d-B"));
+        assert_eq!(latest_created(&[]), None);
         assert!(
             parse_deployment_id("8f0c2f8e-uuid", "CreateDeployment").unwrap_err().to_string().contains("cannot use")
         );

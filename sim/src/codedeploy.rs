@@ -7,7 +7,7 @@ use greenfleet_core::cloud::{
     BlueSelector, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus, DeploymentType,
     DeploymentView, EventState, GreenProvisioning, InstanceCounts, InstanceState, ReadyAction,
 };
-use greenfleet_core::ids::{DeploymentId, InstanceId, Tag};
+use greenfleet_core::ids::{DeploymentId, InstanceId, Tag, Timestamp};
 use greenfleet_core::ports::RemoteError;
 
 use crate::events::uuid_from;
@@ -84,6 +84,8 @@ impl Model {
             next_at: Some(self.now.plus_ms(self.faults.deployment_step_ms)),
             targets: Vec::new(),
             instance_group_id: uuid_from(0x4000_0000_0000_0000 | seq),
+            rolled_back_by: None,
+            rollback_of: None,
         });
         if let Some(dg) = self.deployment_groups.get_mut(&spec.group) {
             dg.created += 1;
@@ -91,18 +93,20 @@ impl Model {
         Ok(id)
     }
 
-    /// The most recent deployment of `group` described exactly `description`.
+    /// The most recent deployment of `group` described exactly `description`, created at or after
+    /// `created_after`, whatever its status.
     pub(crate) fn find_deployment(
         &self,
         group: &DeploymentGroupRef,
         description: &str,
+        created_after: Timestamp,
     ) -> Result<Option<DeploymentId>, RemoteError> {
         self.deployment_group(group)?;
         Ok(self
             .deployments
             .iter()
             .rev()
-            .find(|d| &d.group == group && d.description == description)
+            .find(|d| &d.group == group && d.description == description && d.created_at >= created_after)
             .map(|d| d.id.clone()))
     }
 
@@ -119,7 +123,13 @@ impl Model {
                 TargetState::Skipped => {}
             }
         }
-        Ok(DeploymentView { id: d.id.clone(), status: d.status.clone(), error: d.error.clone(), overview })
+        Ok(DeploymentView {
+            id: d.id.clone(),
+            status: d.status.clone(),
+            error: d.error.clone(),
+            overview,
+            rollback: d.rolled_back_by.clone(),
+        })
     }
 
     /// `ContinueDeployment(READY_WAIT)`.
@@ -146,8 +156,10 @@ impl Model {
         Ok(())
     }
 
-    /// `StopDeployment`.
-    pub(crate) fn stop_deployment(&mut self, id: &DeploymentId) -> Result<(), RemoteError> {
+    /// `StopDeployment`. With `rollback` (autoRollbackEnabled), a deployment that had started is rolled
+    /// back by a new deployment (`creator=codeDeployRollback`) that moves traffic back to the original
+    /// fleet over two steps and holds the deployment group meanwhile.
+    pub(crate) fn stop_deployment(&mut self, id: &DeploymentId, rollback: bool) -> Result<(), RemoteError> {
         let idx = self.deployment_index(id)?;
         let d = &mut self.deployments[idx];
         if d.status.is_terminal() {
@@ -156,6 +168,7 @@ impl Model {
                 format!("The deployment {id} has already completed ({})", d.status.as_str()),
             ));
         }
+        let started = d.started_at.is_some();
         for (_, t) in &mut d.targets {
             if *t == TargetState::InProgress {
                 *t = TargetState::Skipped;
@@ -163,7 +176,39 @@ impl Model {
         }
         let error = ("MANUAL_STOP".to_owned(), "The deployment was stopped by a StopDeployment request".to_owned());
         self.finish(idx, DeploymentStatus::Stopped, Some(error), &EventState::Stop);
+        if rollback && started {
+            self.start_rollback(idx);
+        }
         Ok(())
+    }
+
+    /// The rollback deployment of deployment `idx`: InProgress at once, Succeeded two steps later.
+    fn start_rollback(&mut self, idx: usize) {
+        let id = self.next_deployment_id();
+        let seq = self.deployments.len() as u64;
+        let of = &self.deployments[idx];
+        let rollback = Deployment {
+            id: id.clone(),
+            group: of.group.clone(),
+            description: String::new(),
+            revision: of.revision.clone(),
+            target_tags: Vec::new(),
+            created_at: self.now,
+            started_at: Some(self.now),
+            completed_at: None,
+            status: DeploymentStatus::InProgress,
+            error: None,
+            phase: Phase::Rerouting,
+            next_at: Some(self.now.plus_ms(2 * self.faults.deployment_step_ms)),
+            targets: Vec::new(),
+            instance_group_id: uuid_from(0x4000_0000_0000_0000 | seq),
+            rolled_back_by: None,
+            rollback_of: Some(of.id.clone()),
+        };
+        self.deployments[idx].rolled_back_by = Some(id);
+        self.deployments.push(rollback);
+        let new = self.deployments.len() - 1;
+        self.emit(new, &EventState::Start, None);
     }
 
     /// Applies the deployment's next scheduled step (it is due).

@@ -32,6 +32,20 @@ pub const OPS: &[&str] = &[
 pub const WRITE_OPS: &[&str] =
     &["set_capacity", "detach", "start_green", "stop_green", "create", "continue_deployment", "point_blue", "stop"];
 
+/// What Spot does with the blue instances when its Blue/Green deployment finishes. Spot's documents
+/// say it "detaches (terminates)" blue, without saying whether the deployment group's KEEP_ALIVE or
+/// TERMINATE matters: greenfleet must be right whichever it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BlueAfterSuccess {
+    /// Terminates blue (and restores capacity) under TERMINATE, leaves it under KEEP_ALIVE.
+    FollowDeploymentGroup,
+    /// Always detaches and terminates blue, and restores capacity.
+    Detach,
+    /// Never touches blue: it stays in the group, capacity stays raised.
+    Leave,
+}
+
 /// How a deployment fails when a failure fault is set for its deployment group.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentFault {
@@ -71,6 +85,10 @@ pub struct Faults {
     pub unhealthy: BTreeSet<InstanceId>,
     /// Every green instance fails health checks.
     pub all_green_unhealthy: bool,
+    /// What Spot does with blue once its Blue/Green deployment finishes (undocumented).
+    pub blue_after_success: BlueAfterSuccess,
+    /// How long after CodeDeploy succeeded Spot's Blue/Green deployment turns FINISHED.
+    pub spot_finish_delay_ms: u64,
     scripted: BTreeMap<String, VecDeque<RemoteError>>,
     lost: BTreeMap<String, u32>,
 }
@@ -91,6 +109,8 @@ impl Default for Faults {
             duplicate_next_events: 0,
             unhealthy: BTreeSet::new(),
             all_green_unhealthy: false,
+            blue_after_success: BlueAfterSuccess::FollowDeploymentGroup,
+            spot_finish_delay_ms: 0,
             scripted: BTreeMap::new(),
             lost: BTreeMap::new(),
         }

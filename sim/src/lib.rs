@@ -34,6 +34,6 @@ mod tests;
 
 pub use cloud::Cloud;
 pub use events::{ACCOUNT, DEPLOYMENT_DETAIL_TYPE, INSTANCE_DETAIL_TYPE, REGION};
-pub use faults::{DeploymentFault, Faults, OPS, WRITE_OPS};
+pub use faults::{BlueAfterSuccess, DeploymentFault, Faults, OPS, WRITE_OPS};
 pub use http::{DEFAULT_TICK_MS, EventSink, Exchange, MAX_BATCH, MemorySink, Recorder, ServeOptions, serve};
 pub use model::{GroupSetup, GroupState};

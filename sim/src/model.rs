@@ -124,6 +124,8 @@ pub(crate) struct BlueGreen {
     pub(crate) green: Vec<InstanceId>,
     /// Deployments at this index of `Model::deployments` and later were created after the start.
     pub(crate) first_deployment: usize,
+    /// CodeDeploy succeeded; Spot turns FINISHED (and handles blue) at this time.
+    pub(crate) finish_at: Option<Timestamp>,
 }
 
 /// An Elastigroup.
@@ -215,6 +217,10 @@ pub(crate) struct Deployment {
     pub(crate) targets: Vec<(InstanceId, TargetState)>,
     /// `detail.instanceGroupId` of its events.
     pub(crate) instance_group_id: String,
+    /// The deployment CodeDeploy started to roll this one back (`rollbackInfo.rollbackDeploymentId`).
+    pub(crate) rolled_back_by: Option<DeploymentId>,
+    /// For a rollback deployment (`creator=codeDeployRollback`): the one it rolls back.
+    pub(crate) rollback_of: Option<DeploymentId>,
 }
 
 /// The whole simulated cloud.

@@ -8,7 +8,7 @@ use greenfleet_core::cloud::{
     BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, Ec2Instance,
     GreenDeployment, GreenSpec, GroupInstance, GroupView,
 };
-use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId};
+use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, Timestamp};
 use greenfleet_core::ports::{Deployments, Elastigroups, Instances, RemoteError};
 
 use crate::cloud::Cloud;
@@ -91,8 +91,13 @@ impl Deployments for Cloud {
         self.call("create", |m| m.create_deployment(spec))
     }
 
-    async fn find(&self, group: &DeploymentGroupRef, description: &str) -> Result<Option<DeploymentId>, RemoteError> {
-        self.call("find", |m| m.find_deployment(group, description))
+    async fn find(
+        &self,
+        group: &DeploymentGroupRef,
+        description: &str,
+        created_after: Timestamp,
+    ) -> Result<Option<DeploymentId>, RemoteError> {
+        self.call("find", |m| m.find_deployment(group, description, created_after))
     }
 
     async fn get(&self, id: &DeploymentId) -> Result<DeploymentView, RemoteError> {
@@ -107,7 +112,7 @@ impl Deployments for Cloud {
         self.call("point_blue", |m| m.point_blue(group, blue))
     }
 
-    async fn stop(&self, id: &DeploymentId) -> Result<(), RemoteError> {
-        self.call("stop", |m| m.stop_deployment(id))
+    async fn stop(&self, id: &DeploymentId, rollback: bool) -> Result<(), RemoteError> {
+        self.call("stop", |m| m.stop_deployment(id, rollback))
     }
 }

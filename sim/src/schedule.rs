@@ -18,6 +18,8 @@ pub(crate) enum Happening {
     Gone(ElastigroupId, InstanceId),
     /// Spot's Blue/Green deadline on a group.
     GreenDeadline(ElastigroupId),
+    /// Spot finishes a group's Blue/Green deployment some time after CodeDeploy succeeded.
+    GreenFinish(ElastigroupId),
     /// A deployment's next lifecycle step (index into `Model::deployments`).
     DeploymentStep(usize),
 }
@@ -43,6 +45,7 @@ impl Model {
                 offer(gone, &|| Happening::Gone(gid.clone(), i.id.clone()));
             }
             offer(Self::green_deadline(g), &|| Happening::GreenDeadline(gid.clone()));
+            offer(Self::green_finish(g), &|| Happening::GreenFinish(gid.clone()));
         }
         for (idx, d) in self.deployments.iter().enumerate() {
             offer(d.next_at, &|| Happening::DeploymentStep(idx));
@@ -81,6 +84,7 @@ impl Model {
                 }
             }
             Happening::GreenDeadline(gid) => self.green_timed_out(&gid),
+            Happening::GreenFinish(gid) => self.green_finish_due(&gid),
             Happening::DeploymentStep(idx) => self.step_deployment(idx),
         }
         self.settle_greens();

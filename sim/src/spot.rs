@@ -10,6 +10,7 @@ use greenfleet_core::cloud::{
 use greenfleet_core::ids::{ElastigroupId, GreenDeploymentId, InstanceId, Tag, Timestamp};
 use greenfleet_core::ports::RemoteError;
 
+use crate::faults::BlueAfterSuccess;
 use crate::model::{BlueGreen, DeploymentGroupState, GroupSetup, Instance, Model};
 
 fn rejected(code: &str, message: String) -> RemoteError {
@@ -221,6 +222,7 @@ impl Model {
             blue,
             green,
             first_deployment,
+            finish_at: None,
         });
         group.green_starts += 1;
         self.settle_greens();
@@ -261,6 +263,38 @@ impl Model {
         }
     }
 
+    /// Spot ends its Blue/Green deployment after CodeDeploy succeeded: FINISHED, and blue handled as
+    /// the `blue_after_success` knob says (Spot's documents do not say which).
+    pub(crate) fn green_finished(&mut self, id: &ElastigroupId, blue_action: BlueAction) {
+        let detach = match self.faults.blue_after_success {
+            BlueAfterSuccess::FollowDeploymentGroup => blue_action == BlueAction::Terminate,
+            BlueAfterSuccess::Detach => true,
+            BlueAfterSuccess::Leave => false,
+        };
+        let Some(bg) = self.groups.get_mut(id).and_then(|g| g.greens.last_mut()) else { return };
+        bg.view.state = GreenState::Finished;
+        bg.finish_at = None;
+        if detach {
+            let (blue, pre) = (bg.blue.clone(), bg.pre_capacity);
+            for b in &blue {
+                self.terminate(id, b);
+            }
+            if let Some(g) = self.groups.get_mut(id) {
+                g.capacity = pre;
+            }
+        }
+        self.reconcile(id);
+    }
+
+    /// A Blue/Green deployment whose CodeDeploy deployment succeeded finishes now (its delay passed).
+    pub(crate) fn green_finish_due(&mut self, id: &ElastigroupId) {
+        let dg = self.groups.get(id).and_then(|g| g.greens.last()).map(|bg| bg.deployment_group.clone());
+        let blue_action = dg
+            .and_then(|dg| self.deployment_groups.get(&dg).map(DeploymentGroupState::blue_action))
+            .unwrap_or(BlueAction::KeepAlive);
+        self.green_finished(id, blue_action);
+    }
+
     /// Spot's deadline passed with no deployment succeeding: Failed, green left (F7).
     pub(crate) fn green_timed_out(&mut self, id: &ElastigroupId) {
         if let Some(bg) = self.groups.get_mut(id).and_then(|g| g.greens.last_mut())
@@ -271,14 +305,21 @@ impl Model {
         self.reconcile(id);
     }
 
-    /// The deadline of the group's running Blue/Green deployment, if any.
+    /// The deadline of the group's running Blue/Green deployment, if any (none once CodeDeploy succeeded
+    /// and Spot only has to finish).
     pub(crate) fn green_deadline(group: &crate::model::Group) -> Option<Timestamp> {
-        group.active_green().map(|bg| bg.deadline)
+        group.active_green().filter(|bg| bg.finish_at.is_none()).map(|bg| bg.deadline)
+    }
+
+    /// When the group's Blue/Green deployment finishes after CodeDeploy's success, if it waits to.
+    pub(crate) fn green_finish(group: &crate::model::Group) -> Option<Timestamp> {
+        group.active_green().and_then(|bg| bg.finish_at)
     }
 
     /// Spot follows CodeDeploy: a deployment of the B/G's deployment group, created after the start, ended.
     pub(crate) fn spot_follow(&mut self, deployment: usize) {
-        let Some(d) = self.deployments.get(deployment) else { return };
+        // A rollback deployment's end is no verdict on the Blue/Green: Spot failed it with the stop.
+        let Some(d) = self.deployments.get(deployment).filter(|d| d.rollback_of.is_none()) else { return };
         let (dg, status) = (d.group.clone(), d.status.clone());
         let blue_action =
             self.deployment_groups.get(&dg).map_or(BlueAction::KeepAlive, DeploymentGroupState::blue_action);
@@ -290,16 +331,12 @@ impl Model {
             }
             match status {
                 DeploymentStatus::Succeeded => {
-                    bg.view.state = GreenState::Finished;
-                    if blue_action == BlueAction::Terminate {
-                        let (blue, pre) = (bg.blue.clone(), bg.pre_capacity);
-                        for b in &blue {
-                            self.terminate(&id, b);
-                        }
-                        if let Some(g) = self.groups.get_mut(&id) {
-                            g.capacity = pre;
-                        }
+                    let delay = self.faults.spot_finish_delay_ms;
+                    if delay > 0 {
+                        bg.finish_at = Some(self.now.plus_ms(delay));
+                        continue;
                     }
+                    self.green_finished(&id, blue_action);
                 }
                 DeploymentStatus::Failed | DeploymentStatus::Stopped => bg.view.state = GreenState::Failed,
                 _ => continue,

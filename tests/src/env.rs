@@ -38,6 +38,9 @@ pub const WORKERS: usize = 2;
 /// The demo's applications; each environment renames them `<prefix>-<app>` so that CodeDeploy events
 /// of one test's simulator never reach another test's queues.
 const APPS: [&str; 4] = ["shop", "search", "checkout", "billing"];
+/// The Spot account every worker and command names (`SPOTINST_ACCOUNT`): greenfleet refuses to start
+/// without one, and the simulator refuses Blue/Green and capacity calls that lack it.
+pub const SPOT_ACCOUNT: &str = "act-7e57e57";
 /// Lines of each worker's log shown when a wait fails.
 const LOG_TAIL: usize = 40;
 
@@ -187,6 +190,7 @@ impl TestEnv {
             ("AWS_ENDPOINT_URL_CODEDEPLOY", self.sim_url.clone()),
             ("AWS_ENDPOINT_URL_EC2", self.sim_url.clone()),
             ("SPOTINST_TOKEN", self.spot_token.clone()),
+            ("SPOTINST_ACCOUNT", SPOT_ACCOUNT.to_owned()),
             // Debug for the worker module: its log then says how each message was handled
             // (redelivered, lost race, duplicate), which is what a failing test needs.
             ("GREENFLEET_LOG", "info,greenfleet_workers::worker=debug".to_owned()),
@@ -322,9 +326,9 @@ impl TestEnv {
     }
 
     /// [`Self::cli`] with the settings that point a command at this environment's simulator as Spot and
-    /// CodeDeploy and EC2 (`GREENFLEET_SPOT_URL`, `SPOTINST_TOKEN`, `AWS_ENDPOINT_URL_CODEDEPLOY`,
-    /// `AWS_ENDPOINT_URL_EC2`), plus `vars`
-    /// (which win), for commands that call them themselves (`plan`); returns exit code, stdout, stderr.
+    /// CodeDeploy and EC2 (`GREENFLEET_SPOT_URL`, `SPOTINST_TOKEN`, `SPOTINST_ACCOUNT`,
+    /// `AWS_ENDPOINT_URL_CODEDEPLOY`, `AWS_ENDPOINT_URL_EC2`), plus `vars` (which win), for commands that
+    /// call them themselves (`plan`); returns exit code, stdout, stderr.
     ///
     /// # Panics
     /// When the process cannot be run.
@@ -336,6 +340,7 @@ impl TestEnv {
             .env("AWS_ENDPOINT_URL_CODEDEPLOY", &self.sim_url)
             .env("AWS_ENDPOINT_URL_EC2", &self.sim_url)
             .env("SPOTINST_TOKEN", &self.spot_token)
+            .env("SPOTINST_ACCOUNT", SPOT_ACCOUNT)
             .envs(vars.iter().copied())
             .stdin(std::process::Stdio::null());
         let out = tokio::task::spawn_blocking(move || cmd.output().expect("running the greenfleet command line"))
@@ -429,6 +434,7 @@ impl TestEnv {
     pub fn spot(&self) -> SpotHttpClient {
         let mut config = SpotConfig::new(SpotToken::new(self.spot_token.clone()));
         config.base_url.clone_from(&self.sim_url);
+        config.account_id = Some(SPOT_ACCOUNT.to_owned());
         SpotHttpClient::new(config).expect("a Spot client for the simulator")
     }
 

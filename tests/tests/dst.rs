@@ -64,6 +64,7 @@ async fn dst_exercises_every_fault_kind() {
         "crashes between effects",
         "events duplicated",
         "events lost",
+        "events that lie",
         "failed writes",
         "messages delayed",
         "messages handled twice",

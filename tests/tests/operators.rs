@@ -122,23 +122,6 @@ const CASES: &[Case] = &[
         change: |s, _, _| s.deployment_group.blue = greenfleet_core::cloud::BlueSelector::Filters(vec![]),
     },
     Case {
-        what: "EC2 tags that miss the running instances (F1)",
-        rule: "[F1 tags select every blue instance]",
-        change: |s, _, _| {
-            s.deployment_group.blue =
-                greenfleet_core::cloud::BlueSelector::Filters(vec![greenfleet_core::cloud::TagFilter {
-                    key: "release".into(),
-                    value: "search-4.9".into(),
-                    key_only: false,
-                }]);
-        },
-    },
-    Case {
-        what: "no load balancer (F1)",
-        rule: "[F1 load balancer]",
-        change: |s, _, _| s.deployment_group.load_balancer = false,
-    },
-    Case {
         what: "no deployment group (F1)",
         rule: "[F1 deployment group exists]",
         change: |_, install_dg, _| *install_dg = false,
@@ -165,6 +148,23 @@ const CASES: &[Case] = &[
         what: "green tags equal to blue's (F4)",
         rule: "[F4 green tags differ from blue]",
         change: |_, _, r| r["greenTags"] = serde_json::json!([{ "key": "release", "value": "search-5.0" }]),
+    },
+    Case {
+        what: "EC2 tags that miss the running instances (F1)",
+        rule: "[F1 tags select every blue instance]",
+        change: |s, _, _| {
+            s.deployment_group.blue =
+                greenfleet_core::cloud::BlueSelector::Filters(vec![greenfleet_core::cloud::TagFilter {
+                    key: "release".into(),
+                    value: "search-4.9".into(),
+                    key_only: false,
+                }]);
+        },
+    },
+    Case {
+        what: "no load balancer (F1)",
+        rule: "[F1 load balancer]",
+        change: |s, _, _| s.deployment_group.load_balancer = false,
     },
 ];
 
@@ -244,6 +244,12 @@ async fn plan_says_what_to_do_about_a_bad_request_an_unknown_group_and_a_refused
         env.cli_on_sim(&["plan", example("plan-request.json").to_str().unwrap()], &[("SPOTINST_TOKEN", "wrong")]).await;
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(err.contains("check GREENFLEET_SPOT_URL, SPOTINST_TOKEN"), "the error says what to check: {err}");
+
+    // Without the Spot account, Spot would act on the organization's oldest account: plan refuses to start.
+    let (code, out, err) =
+        env.cli_on_sim(&["plan", example("plan-request.json").to_str().unwrap()], &[("SPOTINST_ACCOUNT", "")]).await;
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("set SPOTINST_ACCOUNT (or --spot-account)") && err.contains("act-1a2b3c4d"), "{err}");
 
     assert_nothing_written(&env).await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -81,6 +81,7 @@ fn machine(mut saga: Saga, n: u64) -> (u64, f64) {
         status: greenfleet_core::cloud::DeploymentStatus::InProgress,
         error: None,
         overview: greenfleet_core::cloud::InstanceCounts::default(),
+        rollback: None,
     };
     let mut now = saga.updated_at;
     let mut done = 0;

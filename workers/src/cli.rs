@@ -61,7 +61,8 @@ pub enum Command {
         action: InfraAction,
     },
     /// Run a worker: consumes the intake, steps and events queues until SIGTERM, then finishes the
-    /// message in hand. Needs `SPOTINST_TOKEN`; `GET /healthz` on the admin address.
+    /// message in hand. Needs `SPOTINST_TOKEN` and the Spot account (`SPOTINST_ACCOUNT`); `GET /healthz`
+    /// on the admin address.
     Worker {
         /// Spot API settings.
         #[command(flatten)]
@@ -85,6 +86,7 @@ pub enum Command {
     /// Find and repair what rollouts left behind: instances tagged by a rollout that did not succeed
     /// (or that the table does not know) and capacity drifted from the last finished rollout's
     /// snapshot. Takes each group's lease, so it never races a rollout. Workers also sweep periodically.
+    /// Needs `SPOTINST_TOKEN` and the Spot account (`SPOTINST_ACCOUNT`).
     Sweep {
         /// Spot API settings.
         #[command(flatten)]
@@ -108,7 +110,8 @@ pub enum Command {
     /// group through the calls preflight makes, runs preflight, and prints capacity before / during /
     /// after, the green instances to launch and the blue to remove, the green tags, the CodeDeploy
     /// deployment it would create and the gates — or every rule the setup breaks, with what to change.
-    /// Needs `SPOTINST_TOKEN` and AWS credentials for CodeDeploy; not the queues or the table.
+    /// Needs `SPOTINST_TOKEN`, the Spot account (`SPOTINST_ACCOUNT`) and AWS credentials for CodeDeploy;
+    /// not the queues or the table.
     ///
     /// Exit status: 0 the rollout would be accepted; 2 it would be rejected (invalid request, a preflight
     /// rule, a Blue/Green already running); 1 Spot or CodeDeploy could not be read.
@@ -287,17 +290,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Infra { action: InfraAction::Down } => ops::infra_down(&aws).await,
         Command::Sweep { spot, dry_run, recent } => {
+            let spot = spot.client()?;
             let c = crate::connect::connect(&aws).await?;
-            let worker = c.worker(&spot)?;
+            let worker = c.worker(spot)?;
             let deps = worker.deps();
             let report = crate::sweep::sweep(&*deps.store, &deps.executor, &*deps.clock, recent, dry_run).await?;
             print!("{}", crate::sweep::describe(&report, dry_run));
             Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Worker { spot, concurrency, admin_addr, wait_ms, sweep_every_secs, triggers } => {
+            let spot = spot.client()?;
             let triggers = crate::connect::load_triggers(triggers.as_deref())?;
             let c = crate::connect::connect(&aws).await?;
-            let worker = c.worker(&spot)?.with_triggers(triggers);
+            let worker = c.worker(spot)?.with_triggers(triggers);
             if sweep_every_secs > 0 {
                 tokio::spawn(periodic_sweep(worker.clone(), sweep_every_secs));
             }

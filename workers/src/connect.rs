@@ -35,9 +35,27 @@ pub struct SpotArgs {
     /// Spot API base URL (a greenfleet simulator in tests).
     #[arg(long, env = "GREENFLEET_SPOT_URL", default_value = greenfleet_infra::spot::DEFAULT_BASE_URL)]
     pub spot_url: String,
-    /// Spot account id (`act-…`); without it Spot uses the organization's oldest account.
+    /// Spot account id (`act-…`) that owns the Elastigroups. Required: Spot's Blue/Green and capacity
+    /// calls need it, and without it Spot would act on the organization's oldest account.
     #[arg(long, env = "SPOTINST_ACCOUNT")]
     pub spot_account: Option<String>,
+}
+
+impl SpotArgs {
+    /// The Spot client of these settings and `SPOTINST_TOKEN`. Called before anything else is set up,
+    /// so a missing token or a missing or malformed account stops the command at start, naming the
+    /// setting to fix.
+    pub fn client(&self) -> anyhow::Result<SpotHttpClient> {
+        self.client_with_token(std::env::var("SPOTINST_TOKEN").unwrap_or_default())
+    }
+
+    /// [`Self::client`] with the token given.
+    pub(crate) fn client_with_token(&self, token: String) -> anyhow::Result<SpotHttpClient> {
+        let mut config = SpotConfig::new(SpotToken::new(token));
+        config.base_url.clone_from(&self.spot_url);
+        config.account_id.clone_from(&self.spot_account);
+        SpotHttpClient::new(config).context("setting up the Spot client")
+    }
 }
 
 /// An open connection to greenfleet's resources.
@@ -89,13 +107,8 @@ impl Connected {
         EventBridgeBus::from_config(&self.sdk, &self.located.bus_name)
     }
 
-    /// A worker over these resources and the Spot API.
-    pub fn worker(&self, spot: &SpotArgs) -> anyhow::Result<Worker> {
-        let token = std::env::var("SPOTINST_TOKEN").unwrap_or_default();
-        let mut config = SpotConfig::new(SpotToken::new(token));
-        config.base_url.clone_from(&spot.spot_url);
-        config.account_id.clone_from(&spot.spot_account);
-        let spot = SpotHttpClient::new(config).context("setting up the Spot client")?;
+    /// A worker over these resources and the Spot API (from [`SpotArgs::client`]).
+    pub fn worker(&self, spot: SpotHttpClient) -> anyhow::Result<Worker> {
         let health = HttpHealthProbe::new().context("setting up the health-check client")?;
         let executor = Executor {
             elastigroups: Arc::new(spot),
@@ -114,5 +127,28 @@ impl Connected {
             executor,
             clock,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpotArgs;
+
+    #[test]
+    fn a_missing_or_malformed_spot_account_stops_the_command_at_start() {
+        let args = |account: Option<&str>| SpotArgs {
+            spot_url: "http://127.0.0.1:9".into(),
+            spot_account: account.map(str::to_owned),
+        };
+        let err = |account| format!("{:#}", args(account).client_with_token("t".into()).unwrap_err());
+        let missing = err(None);
+        assert!(missing.contains("Spot account is not set: set SPOTINST_ACCOUNT (or --spot-account)"), "{missing}");
+        assert!(missing.contains("e.g. act-1a2b3c4d"), "{missing}");
+        let malformed = err(Some("1a2b3c4d"));
+        assert!(
+            malformed.contains("`1a2b3c4d` (SPOTINST_ACCOUNT or --spot-account) is not a Spot account id"),
+            "{malformed}"
+        );
+        assert!(args(Some("act-1a2b3c4d")).client_with_token("t".into()).is_ok());
     }
 }

@@ -64,13 +64,13 @@ impl Executor {
             }
             Command::CreateDeployment(spec) => {
                 let d = &self.deployments;
-                let found = d.find(&spec.group, &spec.description).await;
+                let found = d.find(&spec.group, &spec.description, spec.created_after).await;
                 let result = match found {
                     Ok(Some(id)) => Ok(id),
                     Ok(None) => match d.create(&spec).await {
                         Err(RemoteError::Rejected { code, message }) if code.contains("DeploymentLimitExceeded") => {
                             // Another attempt may have just created ours: CodeDeploy allows one active deployment.
-                            match d.find(&spec.group, &spec.description).await {
+                            match d.find(&spec.group, &spec.description, spec.created_after).await {
                                 Ok(Some(id)) => Ok(id),
                                 _ => Err(RemoteError::Rejected { code, message }),
                             }
@@ -81,12 +81,13 @@ impl Executor {
                 };
                 CallResult::DeploymentCreated(result)
             }
-            Command::FindDeployment(spec) => {
-                CallResult::DeploymentFound(self.deployments.find(&spec.group, &spec.description).await)
-            }
+            Command::FindDeployment(spec) => CallResult::DeploymentFound(
+                self.deployments.find(&spec.group, &spec.description, spec.created_after).await,
+            ),
             Command::GetDeployment(id) => CallResult::DeploymentRead(self.deployments.get(&id).await),
             Command::ContinueDeployment(id) => CallResult::Continued(self.deployments.continue_deployment(&id).await),
-            Command::StopDeployment(id) => CallResult::DeploymentStopped(self.deployments.stop(&id).await),
+            Command::StopDeployment(id) => CallResult::DeploymentStopped(self.deployments.stop(&id, true).await),
+            Command::StopWithoutRollback(id) => CallResult::DeploymentStopped(self.deployments.stop(&id, false).await),
             Command::PointBlue { group, blue } => {
                 CallResult::BluePointed(self.deployments.point_blue(&group, &blue).await)
             }

@@ -7,7 +7,6 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use greenfleet_core::cloud::{BlueAction, ReadyAction};
 use greenfleet_core::effect::Inspection;
 use greenfleet_core::ids::{ElastigroupId, Tag};
@@ -16,7 +15,7 @@ use greenfleet_core::ports::{Deployments, Elastigroups, Instances, RemoteError};
 use greenfleet_core::request::{ApprovalMode, RolloutRequest, parse_request};
 use greenfleet_infra::codedeploy::CodeDeploySdk;
 use greenfleet_infra::ec2::Ec2Sdk;
-use greenfleet_infra::spot::{SpotConfig, SpotHttpClient, SpotToken};
+use greenfleet_infra::spot::SpotHttpClient;
 
 use crate::connect::SpotArgs;
 use crate::ops::Output;
@@ -86,10 +85,7 @@ fn spot_client(args: &SpotArgs) -> anyhow::Result<SpotHttpClient> {
         !token.trim().is_empty(),
         "SPOTINST_TOKEN is not set; plan reads the Elastigroup through the Spot API: export the token (it is never a flag)"
     );
-    let mut config = SpotConfig::new(SpotToken::new(token));
-    config.base_url.clone_from(&args.spot_url);
-    config.account_id.clone_from(&args.spot_account);
-    SpotHttpClient::new(config).context("setting up the Spot client")
+    args.client_with_token(token)
 }
 
 /// The reads of preflight's `Inspect` (with the deployment group): nothing else.

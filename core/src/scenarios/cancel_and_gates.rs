@@ -81,7 +81,7 @@ fn cancel_while_deploying_stops_the_deployment_first() {
     let order: Vec<&str> = s.issued[mark..]
         .iter()
         .map(|c| match c {
-            Command::StopDeployment(_) => "StopDeployment",
+            Command::StopDeployment(_) | Command::StopWithoutRollback(_) => "StopDeployment",
             Command::GetDeployment(_) => "GetDeployment",
             Command::StopGreen { .. } => "StopGreen",
             Command::Inspect { .. } => "Inspect",

@@ -36,8 +36,9 @@ fn codedeploy_failure_is_compensated_step_by_step() {
     assert_eq!(s.remaining(), all_steps());
     assert_eq!(s.saga.facts.deployment_error.as_deref(), Some("HEALTH_CONSTRAINTS: too many instances failed"));
 
-    // StopDeployment, then poll until it is terminal.
-    assert_eq!(s.expect_call(is::stop_deployment), Command::StopDeployment(deployment_id()));
+    // StopDeployment, then poll until it is terminal. The group waits at READY and was never
+    // continued: no traffic moved, so no rollback is asked for.
+    assert_eq!(s.expect_call(is::stop_deployment), Command::StopWithoutRollback(deployment_id()));
     s.complete(CallResult::DeploymentStopped(Ok(())));
     s.complete(read(DeploymentStatus::InProgress));
     s.expect_no_call();

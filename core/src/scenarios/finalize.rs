@@ -89,16 +89,34 @@ fn finalize_retries_a_failed_detach_then_gives_up_with_instructions() {
 }
 
 #[test]
-fn spot_not_finishing_in_time_does_not_block_finalize() {
+fn spot_not_finishing_in_time_needs_attention_and_nothing_is_removed() {
+    // Finalizing while Spot still finishes its Blue/Green would have both write the group (F12).
     let mut fleet = single();
     let mut s = to_finalize(request(), &mut fleet);
     fleet.set_green_state(GreenState::InProgress);
     s.apply(&mut fleet, is::inspect);
+    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::AwaitSpot), "it waits");
     s.fire_wake(WakeKind::Deadline);
-    assert_eq!(s.now, s.saga.phase_since);
     assert!(s.now.since(super::harness::T0) >= 10 * MINUTE);
-    assert_eq!(s.phase(), &Phase::Finalize(FinalizeStage::RemoveBlue));
-    assert!(s.noted("Spot did not finish its Blue/Green deployment in time"));
+    let Outcome::NeedsAttention { reason, left } = s.outcome() else { panic!("{:?}", s.outcome()) };
+    assert!(reason.contains("did not end within 10 minutes (last seen IN_PROGRESS)"), "{reason}");
+    assert!(left[0].contains("greenfleet removed nothing"), "{left:?}");
+    assert!(!s.issued.iter().any(|c| is::detach(c) || is::set_capacity(c)), "touched the group: {:?}", s.issued);
+    assert!(s.issued.iter().any(is::release));
+}
+
+#[test]
+fn spot_failing_after_codedeploy_succeeded_needs_attention_naming_both() {
+    let mut fleet = single();
+    let mut s = to_finalize(request(), &mut fleet);
+    fleet.set_green_state(GreenState::Failed);
+    s.apply(&mut fleet, is::inspect);
+    let Outcome::NeedsAttention { reason, left } = s.outcome() else { panic!("{:?}", s.outcome()) };
+    assert!(reason.contains("CodeDeploy reports deployment d-ABC123 Succeeded"), "{reason}");
+    assert!(reason.contains("Spot's Blue/Green deployment cdbg-42 ended FAILED"), "{reason}");
+    assert!(left[0].contains("target group serves"), "{left:?}");
+    assert!(!s.issued.iter().any(|c| is::detach(c) || is::set_capacity(c)), "touched the group: {:?}", s.issued);
+    assert_eq!(s.published_kinds().last(), Some(&LifecycleKind::NeedsAttention));
 }
 
 #[test]

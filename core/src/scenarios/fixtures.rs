@@ -128,6 +128,29 @@ pub(super) fn read(status: DeploymentStatus) -> CallResult {
         status,
         error: None,
         overview: InstanceCounts::default(),
+        rollback: None,
+    }))
+}
+
+/// `GetDeployment` of a stopped deployment that CodeDeploy rolls back with deployment `rollback`.
+pub(super) fn read_rolled_back(rollback: &str) -> CallResult {
+    CallResult::DeploymentRead(Ok(DeploymentView {
+        id: deployment_id(),
+        status: DeploymentStatus::Stopped,
+        error: Some(("MANUAL_STOP".into(), "stopped".into())),
+        overview: InstanceCounts::default(),
+        rollback: Some(DeploymentId::parse(rollback).unwrap()),
+    }))
+}
+
+/// `GetDeployment` of the rollback deployment `id`.
+pub(super) fn read_rollback(id: &str, status: DeploymentStatus) -> CallResult {
+    CallResult::DeploymentRead(Ok(DeploymentView {
+        id: DeploymentId::parse(id).unwrap(),
+        status,
+        error: None,
+        overview: InstanceCounts::default(),
+        rollback: None,
     }))
 }
 
@@ -138,6 +161,7 @@ pub(super) fn read_failed(code: &str, message: &str) -> CallResult {
         status: DeploymentStatus::Failed,
         error: Some((code.into(), message.into())),
         overview: InstanceCounts::default(),
+        rollback: None,
     }))
 }
 

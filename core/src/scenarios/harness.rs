@@ -3,7 +3,7 @@
 //! progress always has a deadline armed (F10), a call is never issued with a fence whose result the
 //! saga would ignore, and a wake-up is never delivered after the step's deadline has passed.
 
-use crate::cloud::{DeploymentEvent, EventState};
+use crate::cloud::{DeploymentEvent, DeploymentStatus, EventState};
 use crate::effect::{CallResult, Command, Effect, Input, WakeKind};
 use crate::event::{LifecycleEvent, LifecycleKind};
 use crate::ids::Timestamp;
@@ -235,8 +235,27 @@ impl Scenario {
         self
     }
 
-    /// A deployment-level CodeDeploy event for the saga's deployment.
+    /// A deployment-level CodeDeploy event for the saga's deployment. READY and SUCCESS are confirmed
+    /// as CodeDeploy would: the GetDeployment the saga sends before acting answers that status.
     pub(super) fn event(&mut self, state: EventState) -> &mut Self {
+        let confirms = match state {
+            EventState::Ready => Some(DeploymentStatus::Ready),
+            EventState::Success => Some(DeploymentStatus::Succeeded),
+            _ => None,
+        };
+        self.event_unconfirmed(state);
+        let id = self.saga.facts.deployment_id.clone().expect("no deployment yet");
+        let asked = Command::GetDeployment(id);
+        if let Some(status) = confirms
+            && self.calls.last().is_some_and(|(_, c)| *c == asked)
+        {
+            self.answer(&asked, super::fixtures::read(status));
+        }
+        self
+    }
+
+    /// The event alone: whatever the saga asks CodeDeploy next stays outstanding.
+    pub(super) fn event_unconfirmed(&mut self, state: EventState) -> &mut Self {
         let deployment_id = self.saga.facts.deployment_id.clone().expect("no deployment yet");
         self.feed(Input::Deployment(DeploymentEvent { deployment_id, state, instance: None }))
     }
@@ -315,7 +334,7 @@ fn answers(command: &Command, result: &CallResult) -> bool {
             | (Command::GetDeployment(_), CallResult::DeploymentRead(_))
             | (Command::FindDeployment(_), CallResult::DeploymentFound(_))
             | (Command::ContinueDeployment(_), CallResult::Continued(_))
-            | (Command::StopDeployment(_), CallResult::DeploymentStopped(_))
+            | (Command::StopDeployment(_) | Command::StopWithoutRollback(_), CallResult::DeploymentStopped(_))
             | (Command::StopGreen { .. }, CallResult::GreenStopped(_))
             | (Command::Detach { .. }, CallResult::Detached(_))
             | (Command::SetCapacity { .. }, CallResult::CapacitySet(_))
@@ -352,9 +371,11 @@ pub(super) mod is {
     pub(in crate::scenarios) fn continue_(c: &Command) -> bool {
         matches!(c, Command::ContinueDeployment(_))
     }
+    /// Either stop: with CodeDeploy's rollback or without.
     pub(in crate::scenarios) fn stop_deployment(c: &Command) -> bool {
-        matches!(c, Command::StopDeployment(_))
+        matches!(c, Command::StopDeployment(_) | Command::StopWithoutRollback(_))
     }
+
     pub(in crate::scenarios) fn stop_green(c: &Command) -> bool {
         matches!(c, Command::StopGreen { .. })
     }

@@ -15,4 +15,6 @@ mod events;
 mod finalize;
 mod happy_path;
 mod preflight;
+mod real_signals;
 mod retries;
+mod spot_answers;

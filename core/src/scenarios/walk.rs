@@ -58,7 +58,9 @@ pub(super) fn run_to_end(s: &mut Scenario, fleet: &mut Fleet) {
         match s.outstanding() {
             Some(command) => {
                 let result = match &command {
-                    Command::StopDeployment(_) => CallResult::DeploymentStopped(Ok(())),
+                    Command::StopDeployment(_) | Command::StopWithoutRollback(_) => {
+                        CallResult::DeploymentStopped(Ok(()))
+                    }
                     Command::GetDeployment(_) => read(DeploymentStatus::Stopped),
                     Command::ReleaseLeases { .. } => CallResult::LeasesReleased(Ok(())),
                     spot => fleet.apply(spot),

@@ -18,7 +18,7 @@ use greenfleet_core::cloud::{Capacity, GreenDeployment, GreenSpec, GroupInstance
 use greenfleet_core::ids::{ElastigroupId, GreenDeploymentId, InstanceId};
 use greenfleet_core::ports::{Elastigroups, RemoteError};
 
-use super::config::{SpotConfig, SpotToken};
+use super::config::{SpotAccountId, SpotConfig, SpotToken};
 use super::error::{self, Call, SpotSetupError};
 use super::wire::{CapacityRequest, DetachRequest, Envelope, GreenItem, GreenRequest, GroupItem, InstanceItem};
 
@@ -31,7 +31,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub struct SpotHttpClient {
     http: reqwest::Client,
     base_url: String,
-    account_id: Option<String>,
+    account_id: SpotAccountId,
     token: SpotToken,
     timeout_ms: u64,
     max_retries: usize,
@@ -40,7 +40,8 @@ pub struct SpotHttpClient {
 }
 
 impl SpotHttpClient {
-    /// Builds a client. Fails on an empty token, a base URL that is not http(s), or a TLS setup error.
+    /// Builds a client. Fails on an empty token, a base URL that is not http(s), a missing or malformed
+    /// account (each with what to set), or a TLS setup error.
     pub fn new(config: SpotConfig) -> Result<Self, SpotSetupError> {
         if config.token.is_empty() {
             return Err(SpotSetupError::EmptyToken);
@@ -54,6 +55,7 @@ impl SpotHttpClient {
                 reason: format!("the scheme is `{}`; use https:// (or http:// for a local simulator)", parsed.scheme()),
             });
         }
+        let account_id = SpotAccountId::parse(config.account_id.as_deref())?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.timeout_ms))
             .user_agent(concat!("greenfleet/", env!("CARGO_PKG_VERSION")))
@@ -62,7 +64,7 @@ impl SpotHttpClient {
         Ok(Self {
             http,
             base_url,
-            account_id: config.account_id.filter(|a| !a.trim().is_empty()),
+            account_id,
             token: config.token,
             timeout_ms: config.timeout_ms,
             max_retries: config.max_retries,
@@ -71,14 +73,15 @@ impl SpotHttpClient {
         })
     }
 
-    /// Sends one call, retrying retryable failures as `replay` allows; returns the envelope's `items`.
+    /// Sends one call, retrying retryable failures as `replay` allows; returns the envelope's `items`
+    /// and Spot's request id.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: String,
         body: Option<&impl Serialize>,
         replay: Replay,
-    ) -> Result<Vec<T>, RemoteError> {
+    ) -> Result<Answered<T>, RemoteError> {
         let call = Call { method, path };
         let body = match body {
             Some(b) => Some(serde_json::to_vec(b).map_err(|e| RemoteError::Rejected {
@@ -118,12 +121,10 @@ impl SpotHttpClient {
     }
 
     /// One HTTP request.
-    async fn attempt<T: DeserializeOwned>(&self, call: &Call, body: Option<&[u8]>) -> Result<Vec<T>, Failure> {
+    async fn attempt<T: DeserializeOwned>(&self, call: &Call, body: Option<&[u8]>) -> Result<Answered<T>, Failure> {
         let mut url = reqwest::Url::parse(&format!("{}{}", self.base_url, call.path))
-            .map_err(|e| Failure::unsent(error::malformed(call, &format!("bad URL: {e}"))))?;
-        if let Some(account) = &self.account_id {
-            url.query_pairs_mut().append_pair("accountId", account);
-        }
+            .map_err(|e| Failure::unsent(error::malformed(call, &format!("bad URL: {e}"), None)))?;
+        url.query_pairs_mut().append_pair("accountId", self.account_id.as_str());
         // bearer_auth marks the header sensitive, so it is redacted from reqwest's Debug output too.
         let mut request = self
             .http
@@ -144,19 +145,29 @@ impl SpotHttpClient {
             .bytes()
             .await
             .map_err(|e| Failure { maybe_applied: true, error: error::from_transport(call, self.timeout_ms, &e) })?;
-        debug!(call = %call, status = status.as_u16(), bytes = bytes.len(), "Spot answered");
+        let request_id = error::request_id(&bytes);
+        let rid = request_id.as_deref().unwrap_or("-");
+        debug!(call = %call, status = status.as_u16(), bytes = bytes.len(), request_id = rid, "Spot answered");
         if !status.is_success() {
             let error = error::from_status(call, status.as_u16(), reset.as_deref(), &bytes);
             // A 429 is refused before Spot acts; a 5xx may come from a gateway after it acted.
             return Err(Failure { maybe_applied: status.is_server_error(), error });
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Vec::new());
+            return Ok(Answered { items: Vec::new(), request_id });
         }
-        serde_json::from_slice::<Envelope<T>>(&bytes)
-            .map(|e| e.response.items)
-            .map_err(|e| Failure::unsent(error::malformed(call, &e.to_string())))
+        match serde_json::from_slice::<Envelope<T>>(&bytes) {
+            Ok(e) => Ok(Answered { items: e.response.items, request_id }),
+            Err(e) => Err(Failure::unsent(error::malformed(call, &e.to_string(), request_id.as_deref()))),
+        }
     }
+}
+
+/// A successful answer: the envelope's `items`, and Spot's id for the request (for later errors).
+#[derive(Debug)]
+struct Answered<T> {
+    items: Vec<T>,
+    request_id: Option<String>,
 }
 
 /// Whether a call may be sent again after a failure that leaves its effect unknown.
@@ -196,22 +207,23 @@ const NO_BODY: Option<&()> = None;
 #[async_trait]
 impl Elastigroups for SpotHttpClient {
     async fn group(&self, id: &ElastigroupId) -> Result<GroupView, RemoteError> {
-        let items: Vec<GroupItem> = self.call(Method::GET, group_path(id), NO_BODY, Replay::Always).await?;
-        let item = items.into_iter().next().ok_or_else(|| {
-            RemoteError::NotFound(format!("Spot returned no Elastigroup {id}; check the id and accountId"))
+        let answer: Answered<GroupItem> = self.call(Method::GET, group_path(id), NO_BODY, Replay::Always).await?;
+        let rid = error::cite(answer.request_id.as_deref());
+        let item = answer.items.into_iter().next().ok_or_else(|| {
+            RemoteError::NotFound(format!("Spot returned no Elastigroup {id}; check the id and SPOTINST_ACCOUNT{rid}"))
         })?;
         Ok(item.into_core(id))
     }
 
     async fn instances(&self, id: &ElastigroupId) -> Result<Vec<GroupInstance>, RemoteError> {
-        let items: Vec<InstanceItem> =
+        let answer: Answered<InstanceItem> =
             self.call(Method::GET, format!("{}/status", group_path(id)), NO_BODY, Replay::Always).await?;
-        Ok(items.into_iter().filter_map(InstanceItem::into_core).collect())
+        Ok(answer.items.into_iter().filter_map(InstanceItem::into_core).collect())
     }
 
     async fn set_capacity(&self, id: &ElastigroupId, capacity: Capacity) -> Result<(), RemoteError> {
         let body = CapacityRequest { capacity: capacity.into() };
-        let _: Vec<IgnoredAny> =
+        let _: Answered<IgnoredAny> =
             self.call(Method::PUT, format!("{}/capacity", group_path(id)), Some(&body), Replay::Always).await?;
         Ok(())
     }
@@ -241,7 +253,7 @@ impl Elastigroups for SpotHttpClient {
             should_decrement_target_capacity: true,
             draining_timeout: self.draining_timeout_s,
         };
-        let _: Vec<IgnoredAny> = self
+        let _: Answered<IgnoredAny> = self
             .call(Method::PUT, format!("{}/detachInstances", group_path(id)), Some(&body), Replay::IfNotApplied)
             .await?;
         Ok(())
@@ -249,21 +261,35 @@ impl Elastigroups for SpotHttpClient {
 
     async fn start_green(&self, id: &ElastigroupId, spec: &GreenSpec) -> Result<GreenDeployment, RemoteError> {
         let call = Call { method: Method::POST, path: green_path(id) };
-        let items: Vec<GreenItem> =
+        let answer: Answered<GreenItem> =
             self.call(Method::POST, green_path(id), Some(&GreenRequest::from(spec)), Replay::IfNotApplied).await?;
-        let item = items.into_iter().next().ok_or_else(|| error::malformed(&call, "no item in the response"))?;
-        item.into_core().map_err(|why| error::malformed(&call, &why))
+        let rid = answer.request_id.as_deref();
+        let item =
+            answer.items.into_iter().next().ok_or_else(|| error::malformed(&call, "no item in the response", rid))?;
+        item.into_core().map_err(|why| error::malformed(&call, &why, rid))
     }
 
     async fn green(&self, id: &ElastigroupId) -> Result<Option<GreenDeployment>, RemoteError> {
+        // What "no deployment" looks like is not documented: the definition lists only 200 and 400 for
+        // this GET (spotinst/openapi `api/services/elastigroup/aws/paths/blueGreenDeployment.yaml`), and
+        // neither it nor the SDKs name an error code for "none" (spotinst-sdk-python reads `items[0]`).
+        // So only a 200 whose `items` are empty or null is "none". Every refusal stays an error whatever
+        // its status: GROUP_DOESNT_EXIST is the group missing, and a 400 may as well be a bad request or
+        // the wrong account, which compensation must never take for "nothing to stop".
         let call = Call { method: Method::GET, path: green_path(id) };
-        let items: Vec<GreenItem> = self.call(Method::GET, green_path(id), NO_BODY, Replay::Always).await?;
-        items.into_iter().next().map(|item| item.into_core().map_err(|why| error::malformed(&call, &why))).transpose()
+        let answer: Answered<GreenItem> = self.call(Method::GET, green_path(id), NO_BODY, Replay::Always).await?;
+        let rid = answer.request_id.as_deref();
+        answer
+            .items
+            .into_iter()
+            .next()
+            .map(|item| item.into_core().map_err(|why| error::malformed(&call, &why, rid)))
+            .transpose()
     }
 
     async fn stop_green(&self, id: &ElastigroupId, deployment: &GreenDeploymentId) -> Result<(), RemoteError> {
         let path = format!("{}/{deployment}/stop", green_path(id));
-        let _: Vec<IgnoredAny> = self.call(Method::PUT, path, NO_BODY, Replay::IfNotApplied).await?;
+        let _: Answered<IgnoredAny> = self.call(Method::PUT, path, NO_BODY, Replay::IfNotApplied).await?;
         Ok(())
     }
 }

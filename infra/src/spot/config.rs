@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::error::SpotSetupError;
+
 /// The production Spot API.
 pub const DEFAULT_BASE_URL: &str = "https://api.spotinst.io";
 
@@ -44,14 +46,54 @@ impl fmt::Display for SpotToken {
     }
 }
 
-/// Configuration of [`super::SpotHttpClient`]. Every field but the token has a default.
+/// A Spot account id (`act-` and letters or digits), sent as `accountId` on every call. Spot's
+/// definition requires it on the Blue/Green and capacity endpoints; without it Spot acts on the
+/// organization's oldest account, so in a multi-account organization greenfleet would reach the wrong
+/// one. greenfleet therefore always requires it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpotAccountId(String);
+
+impl SpotAccountId {
+    /// Validates an account id as given (surrounding blanks ignored).
+    ///
+    /// # Errors
+    /// [`SpotSetupError::MissingAccount`] when it is absent or blank, [`SpotSetupError::BadAccount`] when
+    /// it is not `act-` followed by letters or digits.
+    pub fn parse(raw: Option<&str>) -> Result<Self, SpotSetupError> {
+        let given = raw.map(str::trim).filter(|a| !a.is_empty()).ok_or(SpotSetupError::MissingAccount)?;
+        let bad = |reason: &str| SpotSetupError::BadAccount { given: given.to_owned(), reason: reason.to_owned() };
+        let rest = given.strip_prefix("act-").ok_or_else(|| bad("it does not start with `act-`"))?;
+        if rest.is_empty() {
+            return Err(bad("nothing follows `act-`"));
+        }
+        if !rest.bytes().all(|b| b.is_ascii_alphanumeric()) || rest.len() > 64 {
+            return Err(bad("after `act-` only letters and digits may follow (at most 64)"));
+        }
+        Ok(Self(given.to_owned()))
+    }
+
+    /// The id, e.g. `act-1a2b3c4d`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SpotAccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Configuration of [`super::SpotHttpClient`]. Every field but the token and the account has a default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SpotConfig {
     /// Base URL without a trailing path, e.g. `https://api.spotinst.io` or the simulator's address.
     #[serde(default = "defaults::base_url")]
     pub base_url: String,
-    /// The Spot account (`act-…`), sent as `accountId`. Without it Spot uses the organization's oldest account.
+    /// The Spot account (`act-…`), sent as `accountId`. Required: [`super::SpotHttpClient::new`] refuses
+    /// to start without a valid one (see [`SpotAccountId`]).
     #[serde(default)]
     pub account_id: Option<String>,
     /// The API token.
@@ -72,7 +114,7 @@ pub struct SpotConfig {
 }
 
 impl SpotConfig {
-    /// The defaults with `token`.
+    /// The defaults with `token`; the account is still to be set.
     #[must_use]
     pub fn new(token: SpotToken) -> Self {
         Self {

@@ -3,7 +3,26 @@
 
 use greenfleet_core::ports::RemoteError;
 
-use super::wire::ErrorEnvelope;
+use super::wire::{ErrorEnvelope, RequestOnly};
+
+/// Spot's error codes for "this Elastigroup does not exist" (in this account). Spot's OpenAPI lists
+/// no error codes for the group paths; GROUP_DOESNT_EXIST is the code terraform-provider-spotinst
+/// (`ErrCodeGroupNotFound`, spotinst/resource_spotinst_elastigroup_aws.go) treats as a missing group,
+/// and its issue #7 shows Spot answering it with HTTP 400, not 404. So the code decides, whatever the
+/// status.
+const GROUP_MISSING: &[&str] = &["GROUP_DOESNT_EXIST"];
+
+/// Spot's `request.id` of an answer, if the body has one: Spot's support asks for it, so every error
+/// and log line about a Spot answer carries it.
+pub(crate) fn request_id(body: &[u8]) -> Option<String> {
+    let part = serde_json::from_slice::<RequestOnly>(body).ok()?.request;
+    Some(part.id).filter(|id| !id.trim().is_empty())
+}
+
+/// ` (Spot request id …)` for a message, or nothing.
+pub(crate) fn cite(request_id: Option<&str>) -> String {
+    request_id.map_or_else(String::new, |id| format!(" (Spot request id {id})"))
+}
 
 /// Why a [`super::SpotHttpClient`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +41,24 @@ pub enum SpotSetupError {
     /// The HTTP client could not be built (TLS setup).
     #[error("could not build the HTTP client for Spot: {0}")]
     Http(String),
+    /// No Spot account was given.
+    #[error(
+        "the Spot account is not set: set SPOTINST_ACCOUNT (or --spot-account) to the id of the Spot account \
+         that owns the Elastigroups, e.g. act-1a2b3c4d (Spot console: Settings, Account). Spot requires it on \
+         the Blue/Green and capacity calls; without it Spot would act on the organization's oldest account"
+    )]
+    MissingAccount,
+    /// The account given is not a Spot account id.
+    #[error(
+        "the Spot account `{given}` (SPOTINST_ACCOUNT or --spot-account) is not a Spot account id: {reason}; \
+         an account id looks like act-1a2b3c4d (Spot console: Settings, Account)"
+    )]
+    BadAccount {
+        /// What was given.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The call a failure belongs to, e.g. `PUT /aws/ec2/group/sig-1/capacity`.
@@ -60,6 +97,7 @@ pub(crate) fn reset_ms(header: Option<&str>) -> Option<u64> {
 /// A non-2xx answer as a `RemoteError`.
 pub(crate) fn from_status(call: &Call, status: u16, rate_limit_reset: Option<&str>, body: &[u8]) -> RemoteError {
     let envelope: ErrorEnvelope = serde_json::from_slice(body).unwrap_or_default();
+    let rid = cite(Some(envelope.request.id.as_str()).filter(|id| !id.trim().is_empty()));
     let errors = &envelope.response.errors;
     let code = errors.iter().map(|e| e.code.as_str()).find(|c| !c.is_empty()).map(str::to_owned);
     let mut detail = errors
@@ -75,28 +113,36 @@ pub(crate) fn from_status(call: &Call, status: u16, rate_limit_reset: Option<&st
         detail = envelope.response.status.map(|s| s.message).filter(|m| !m.is_empty()).unwrap_or_else(|| snippet(body));
     }
     let said = if detail.is_empty() { String::new() } else { format!(": {detail}") };
+    if let Some(missing) = errors.iter().map(|e| e.code.as_str()).find(|c| GROUP_MISSING.contains(c)) {
+        let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+        return RemoteError::NotFound(format!(
+            "Spot answered {call} with {status} {missing}{detail}: no such Elastigroup in this account; \
+             check the Elastigroup id and that SPOTINST_ACCOUNT is the account that owns it{rid}"
+        ));
+    }
     match status {
         429 => RemoteError::Throttled {
-            message: format!("Spot rate limit exceeded on {call}{said}"),
+            message: format!("Spot rate limit exceeded on {call}{said}{rid}"),
             retry_after_ms: reset_ms(rate_limit_reset),
         },
-        404 => {
-            RemoteError::NotFound(format!("Spot answered 404 to {call}{said}; check the Elastigroup id and accountId"))
-        }
-        500..=599 => RemoteError::Unavailable(format!("Spot answered {status} to {call}{said}")),
+        404 => RemoteError::NotFound(format!(
+            "Spot answered 404 to {call}{said}; check the Elastigroup id and SPOTINST_ACCOUNT{rid}"
+        )),
+        500..=599 => RemoteError::Unavailable(format!("Spot answered {status} to {call}{said}{rid}")),
         401 => RemoteError::Rejected {
             code: code.unwrap_or_else(|| "UNAUTHORIZED".to_owned()),
-            message: format!("the Spot token was refused on {call}{said}; check SPOTINST_TOKEN"),
+            message: format!("the Spot token was refused on {call}{said}; check SPOTINST_TOKEN{rid}"),
         },
         403 => RemoteError::Rejected {
             code: code.unwrap_or_else(|| "FORBIDDEN".to_owned()),
             message: format!(
-                "Spot forbade {call}{said}; check that the token's user may act on this account (accountId) and group"
+                "Spot forbade {call}{said}; check that the token's user may act on this account \
+                 (SPOTINST_ACCOUNT) and group{rid}"
             ),
         },
         _ => RemoteError::Rejected {
             code: code.unwrap_or_else(|| format!("HTTP_{status}")),
-            message: format!("Spot refused {call} with {status}{said}"),
+            message: format!("Spot refused {call} with {status}{said}{rid}"),
         },
     }
 }
@@ -122,11 +168,14 @@ pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-/// A 2xx answer whose body greenfleet cannot read.
-pub(crate) fn malformed(call: &Call, why: &str) -> RemoteError {
+/// A 2xx answer whose body greenfleet cannot read (`request_id`: Spot's, when the body names one).
+pub(crate) fn malformed(call: &Call, why: &str, request_id: Option<&str>) -> RemoteError {
     RemoteError::Rejected {
         code: "MALFORMED_RESPONSE".to_owned(),
-        message: format!("Spot answered {call} with a body greenfleet cannot read ({why}); is base_url the Spot API?"),
+        message: format!(
+            "Spot answered {call} with a body greenfleet cannot read ({why}); is GREENFLEET_SPOT_URL the Spot API?{}",
+            cite(request_id)
+        ),
     }
 }
 
@@ -147,6 +196,35 @@ mod tests {
         assert_eq!(code, "VALIDATION_ERROR");
         assert!(message.contains("maximum is lower than target (field `capacity.maximum`)"), "{message}");
         assert!(message.contains("PUT /aws/ec2/group/sig-1/capacity"), "{message}");
+    }
+
+    /// Regression: a missing group was recognized only by HTTP 404, but Spot answers it 400
+    /// GROUP_DOESNT_EXIST; and Spot's request id, which its support asks for, was dropped.
+    #[test]
+    fn a_missing_group_is_recognized_by_its_code_and_every_error_keeps_the_request_id() {
+        let body = br#"{"request":{"id":"9f1c-77","url":"/aws/ec2/group/sig-1/capacity","method":"PUT"},
+            "response":{"status":{"code":400,"message":"Bad Request"},
+            "errors":[{"code":"GROUP_DOESNT_EXIST","message":"Group doesn't exist"}]}}"#;
+        let e = from_status(&call(), 400, None, body);
+        let RemoteError::NotFound(message) = &e else { panic!("{e:?}") };
+        assert!(message.contains("GROUP_DOESNT_EXIST") && message.contains("Group doesn't exist"), "{message}");
+        assert!(message.contains("check the Elastigroup id and that SPOTINST_ACCOUNT"), "{message}");
+        assert!(message.ends_with("(Spot request id 9f1c-77)"), "{message}");
+        assert!(!e.is_retryable());
+
+        let with_id = |status: u16, errors: &str| {
+            let body = format!(r#"{{"request":{{"id":"r-42"}},"response":{{"errors":{errors}}}}}"#);
+            from_status(&call(), status, Some("1"), body.as_bytes()).to_string()
+        };
+        let refused = r#"[{"code":"VALIDATION_ERROR","message":"no"}]"#;
+        for status in [400, 401, 403, 404, 409, 429, 503] {
+            let text = with_id(status, refused);
+            assert!(text.contains("(Spot request id r-42)"), "{status}: {text}");
+        }
+        assert!(!from_status(&call(), 400, None, br#"{"response":{"errors":[]}}"#).to_string().contains("request id"));
+        assert_eq!(request_id(br#"{"request":{"id":"abc"},"response":{}}"#).as_deref(), Some("abc"));
+        assert_eq!(request_id(b"<html>"), None);
+        assert!(malformed(&call(), "no items", Some("abc")).to_string().ends_with("(Spot request id abc)"));
     }
 
     #[test]

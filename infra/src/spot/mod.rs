@@ -1,6 +1,6 @@
 //! The Spot Elastigroup REST API (`https://api.spotinst.io`), implementing core's `Elastigroups`.
 //!
-//! * `config` — [`SpotConfig`] and the secret [`SpotToken`].
+//! * `config` — [`SpotConfig`], the secret [`SpotToken`] and the required [`SpotAccountId`].
 //! * `client` — [`SpotHttpClient`]: requests, retries, the port.
 //! * `wire` — Spot's JSON envelopes and items, and their translation into core's types.
 //! * `error` — sorting HTTP failures into `RemoteError`; [`SpotSetupError`].
@@ -14,5 +14,5 @@ mod wire;
 mod tests;
 
 pub use client::SpotHttpClient;
-pub use config::{DEFAULT_BASE_URL, SpotConfig, SpotToken};
+pub use config::{DEFAULT_BASE_URL, SpotAccountId, SpotConfig, SpotToken};
 pub use error::SpotSetupError;

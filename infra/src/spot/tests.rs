@@ -235,6 +235,28 @@ async fn no_green_deployment_and_nothing_left_to_detach() {
     assert!(server.seen().iter().all(|s| s.method == Method::GET), "no detach sent for gone instances");
 }
 
+/// Spot documents no error for "no Blue/Green deployment": a refusal is never read as "none".
+#[tokio::test]
+async fn only_an_empty_200_means_no_green_deployment() {
+    let server = Server::spawn(|seen, _| {
+        if seen.path.contains("sig-0000null") {
+            Reply::ok(json!({"response":{"items":null}}))
+        } else if seen.path.contains("sig-00000400") {
+            let errors = json!([{"code":"BLUE_GREEN_DEPLOYMENT_NOT_FOUND","message":"no deployment"}]);
+            Reply::status(400, json!({"response":{"status":{"code":400,"message":"Bad Request"},"errors":errors}}))
+        } else {
+            Reply::status(404, json!({}))
+        }
+    })
+    .await;
+    let spot = server.client();
+    let group = |id: &str| ElastigroupId::parse(id).unwrap();
+    assert_eq!(spot.green(&group("sig-0000null")).await.unwrap(), None);
+    let refused = spot.green(&group("sig-00000400")).await.unwrap_err();
+    assert!(matches!(&refused, RemoteError::Rejected { code, .. } if code == "BLUE_GREEN_DEPLOYMENT_NOT_FOUND"));
+    assert!(matches!(spot.green(&group("sig-00000404")).await.unwrap_err(), RemoteError::NotFound(_)));
+}
+
 #[tokio::test]
 async fn throttling_waits_at_least_the_reset_then_succeeds() {
     let server = Server::spawn(|seen, n| {
@@ -346,8 +368,12 @@ async fn connection_refused_is_unavailable() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let config =
-        SpotConfig { base_url: format!("http://{addr}"), max_retries: 0, ..SpotConfig::new(SpotToken::new(TOKEN)) };
+    let config = SpotConfig {
+        base_url: format!("http://{addr}"),
+        account_id: Some("act-12345".into()),
+        max_retries: 0,
+        ..SpotConfig::new(SpotToken::new(TOKEN))
+    };
     let err =
         SpotHttpClient::new(config).unwrap().stop_green(&sig(), &GreenDeploymentId::parse("cdbg-1").unwrap()).await;
     assert!(matches!(&err, Err(RemoteError::Unavailable(m)) if m.contains("could not connect")), "{err:?}");
@@ -357,11 +383,84 @@ async fn connection_refused_is_unavailable() {
 fn setup_refuses_an_empty_token_and_a_bad_url() {
     let empty = SpotHttpClient::new(SpotConfig::new(SpotToken::new("  ")));
     assert!(matches!(empty, Err(SpotSetupError::EmptyToken)));
-    let ftp = SpotHttpClient::new(SpotConfig { base_url: "ftp://x".into(), ..SpotConfig::new(SpotToken::new(TOKEN)) });
+    let ftp = SpotHttpClient::new(SpotConfig {
+        base_url: "ftp://x".into(),
+        account_id: Some("act-12345".into()),
+        ..SpotConfig::new(SpotToken::new(TOKEN))
+    });
     assert!(matches!(&ftp, Err(SpotSetupError::BaseUrl { .. })), "{ftp:?}");
     let config: SpotConfig = serde_json::from_value(json!({"token": TOKEN})).unwrap();
     assert_eq!(
         (config.base_url.as_str(), config.timeout_ms, config.max_retries),
         ("https://api.spotinst.io", 10_000, 5)
     );
+}
+
+/// Without `accountId` Spot acts on the organization's oldest account: a client never starts without
+/// one, and the error says which setting to set and what an account id looks like.
+#[test]
+fn setup_requires_a_well_formed_account() {
+    let with = |account: Option<&str>| {
+        SpotHttpClient::new(SpotConfig {
+            account_id: account.map(str::to_owned),
+            ..SpotConfig::new(SpotToken::new(TOKEN))
+        })
+    };
+    for missing in [None, Some(""), Some("   ")] {
+        let err = with(missing).unwrap_err();
+        assert!(matches!(err, SpotSetupError::MissingAccount), "{missing:?}: {err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("SPOTINST_ACCOUNT") && text.contains("--spot-account") && text.contains("act-"),
+            "{text}"
+        );
+    }
+    for (bad, why) in [
+        ("12345678", "does not start with `act-`"),
+        ("act-", "nothing follows"),
+        ("act-12 34", "only letters and digits"),
+        ("sig-1234abcd", "does not start with `act-`"),
+    ] {
+        let err = with(Some(bad)).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, SpotSetupError::BadAccount { .. }), "{bad}: {text}");
+        assert!(text.contains(&format!("`{bad}`")) && text.contains(why) && text.contains("act-1a2b3c4d"), "{text}");
+    }
+    assert!(with(Some(" act-1a2b3c4d ")).is_ok());
+}
+
+#[tokio::test]
+async fn every_call_names_the_account() {
+    let server = Server::spawn(happy_spot).await;
+    let spot = SpotHttpClient::new(SpotConfig { account_id: Some(" act-0a1b2c ".into()), ..server.config() }).unwrap();
+    spot.group(&sig()).await.unwrap();
+    spot.green(&sig()).await.unwrap();
+    assert!(server.seen().iter().all(|s| s.query.as_deref() == Some("accountId=act-0a1b2c")), "{:?}", server.seen());
+}
+
+/// Regression: Spot answers a missing group 400 GROUP_DOESNT_EXIST, which was taken for a plain
+/// refusal; and Spot's request id, which its support asks for, was in no error.
+#[tokio::test]
+async fn a_missing_group_is_not_found_by_its_code_and_errors_name_spots_request() {
+    let server = Server::spawn(|seen, _| {
+        if seen.method == Method::POST {
+            // Accepted, but without the deployment: the error still names Spot's request.
+            Reply::ok(json!({"request":{"id":"0c1d-2e3f"},"response":{"items":[]}}))
+        } else {
+            Reply::status(
+                400,
+                json!({"request":{"id":"e593ff58-067d"},"response":{"status":{"code":400,"message":"Bad Request"},
+                    "errors":[{"code":"GROUP_DOESNT_EXIST","message":"Group doesn't exist"}]}}),
+            )
+        }
+    })
+    .await;
+    let spot = server.client();
+    let err = spot.group(&sig()).await.unwrap_err();
+    let RemoteError::NotFound(message) = &err else { panic!("{err:?}") };
+    assert!(message.contains("with 400 GROUP_DOESNT_EXIST (Group doesn't exist): no such Elastigroup"), "{message}");
+    assert!(message.contains("SPOTINST_ACCOUNT") && message.ends_with("(Spot request id e593ff58-067d)"), "{message}");
+    assert_eq!(server.seen().len(), 1, "not retried");
+    let err = spot.start_green(&sig(), &pink_spec()).await.unwrap_err();
+    assert!(err.to_string().ends_with("(Spot request id 0c1d-2e3f)"), "{err}");
 }

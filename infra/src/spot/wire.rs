@@ -41,11 +41,27 @@ where
     Option::<Vec<T>>::deserialize(d).map(Option::unwrap_or_default)
 }
 
-/// The envelope of a refusal: `response.errors` and `response.status`.
+/// The envelope of a refusal: `request.id`, `response.errors` and `response.status`.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ErrorEnvelope {
     #[serde(default)]
+    pub(crate) request: RequestPart,
+    #[serde(default)]
     pub(crate) response: ErrorResponse,
+}
+
+/// Only the `request` part of an envelope, read from any answer (success, refusal, 429).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RequestOnly {
+    #[serde(default)]
+    pub(crate) request: RequestPart,
+}
+
+/// `request` of an envelope: `id` is Spot's id for the request, which Spot's support asks for.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RequestPart {
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) id: String,
 }
 
 /// `response` of a refusal.
@@ -232,7 +248,9 @@ impl InstanceItem {
     }
 }
 
-/// An item of `…/codeDeploy/blueGreenDeployment` (create and get).
+/// An item of `…/codeDeploy/blueGreenDeployment` (create and get). The definition names only `state`
+/// (example `STARTING`); answers have also carried `status` (e.g. `INITIALIZING`) besides or instead of
+/// it, so `state` is read and `status` is the fallback.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct GreenItem {
@@ -240,6 +258,8 @@ pub(crate) struct GreenItem {
     id: String,
     #[serde(default, deserialize_with = "nullable")]
     state: String,
+    #[serde(default, deserialize_with = "nullable")]
+    status: String,
     #[serde(default, deserialize_with = "nullable")]
     config: GreenConfig,
 }
@@ -254,7 +274,10 @@ impl GreenItem {
     /// The deployment as core sees it; an item without a usable id is malformed.
     pub(crate) fn into_core(self) -> Result<GreenDeployment, String> {
         let id = GreenDeploymentId::parse(&self.id).map_err(|e| e.0)?;
-        Ok(GreenDeployment { id, state: GreenState::parse(&self.state), tags: core_tags(self.config.tags) })
+        let raw = [self.state.trim(), self.status.trim()].into_iter().find(|s| !s.is_empty());
+        // Neither field: a state greenfleet cannot know, so not finished (core names it in the history).
+        let state = GreenState::parse(raw.unwrap_or("(no state or status)"));
+        Ok(GreenDeployment { id, state, tags: core_tags(self.config.tags) })
     }
 }
 
@@ -349,6 +372,18 @@ mod tests {
         .unwrap();
         let v = item.into_core().unwrap();
         assert_eq!((v.state, v.private_ip.as_deref()), (InstanceState::Running, Some("10.0.0.5")));
+    }
+
+    #[test]
+    fn green_state_is_read_from_state_then_status_case_insensitively() {
+        let state = |json: &str| serde_json::from_str::<GreenItem>(json).unwrap().into_core().unwrap().state;
+        assert_eq!(state(r#"{"id":"cdbg-1","state":"STARTING","status":"INITIALIZING"}"#), GreenState::Starting);
+        assert_eq!(state(r#"{"id":"cdbg-1","state":"","status":"in_progress"}"#), GreenState::InProgress);
+        assert_eq!(state(r#"{"id":"cdbg-1","state":null,"status":"Finished"}"#), GreenState::Finished);
+        assert_eq!(state(r#"{"id":"cdbg-1","status":"INITIALIZING"}"#), GreenState::Other("INITIALIZING".into()));
+        let neither = state(r#"{"id":"cdbg-1","config":{}}"#);
+        assert!(matches!(&neither, GreenState::Other(s) if s.contains("no state")), "{neither:?}");
+        assert!(!neither.is_terminal());
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! Errors are HTTP 400 with `{"__type": "<Code>", "message": "…"}` (500 `InternalFailure` for an
 //! unavailable model). Each operation consumes the scripted faults of one port operation:
 //! GetDeploymentGroup `deployment_group`, CreateDeployment `create`, GetDeployment `get`,
-//! ListDeployments `find`, ContinueDeployment `continue_deployment`, StopDeployment `stop`;
-//! BatchGetDeployments none, so that one `find` through the SDK (List + BatchGet) consumes one fault.
+//! ListDeployments `find` (its first page), ContinueDeployment `continue_deployment`, StopDeployment
+//! `stop`; later ListDeployments pages and BatchGetDeployments none, so that one `find` through the SDK
+//! (List pages + BatchGet) consumes one fault.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use greenfleet_core::cloud::{DeploymentGroupRef, DeploymentSpec, DeploymentStatus};
-use greenfleet_core::ids::{DeploymentId, Tag};
+use greenfleet_core::ids::{DeploymentId, Tag, Timestamp};
 use greenfleet_core::ports::RemoteError;
 use greenfleet_core::request::{BundleType, GitHubRevision, Revision, S3Revision};
 use serde::Deserialize;
@@ -32,6 +33,11 @@ const TARGET_PREFIX: &str = "CodeDeploy_20141006.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// BatchGetDeployments takes at most this many ids.
 const BATCH_LIMIT: usize = 25;
+/// Deployment ids per ListDeployments page: small, so that paging is exercised (CodeDeploy's own page
+/// size is not documented).
+const LIST_PAGE: usize = 3;
+/// How the simulator's (opaque to clients) `nextToken` starts; the offset of the next page follows.
+const NEXT_TOKEN_PREFIX: &str = "gf-list-";
 pub(super) const DEPLOYMENT_CONFIG: &str = "CodeDeployDefault.OneAtATime";
 const OPERATIONS: &str = "GetDeploymentGroup, UpdateDeploymentGroup, CreateDeployment, GetDeployment, ListDeployments, \
                           BatchGetDeployments, ContinueDeployment, StopDeployment";
@@ -290,6 +296,7 @@ fn create_deployment(cloud: &Cloud, input: CreateInput) -> Result<Value, Fault> 
         target_tags: target_tags(input.target_instances)?,
         description: input.description.unwrap_or_default(),
         group,
+        created_after: Timestamp::default(),
     };
     let id = cloud
         .call("create", |m| m.create_deployment(&spec))
@@ -340,7 +347,7 @@ fn deployment_info(m: &Model, d: &Deployment) -> Value {
             "Ready": count(TargetState::Ready),
         },
         "description": d.description,
-        "creator": "user",
+        "creator": if d.rollback_of.is_some() { "codeDeployRollback" } else { "user" },
         "ignoreApplicationStopFailures": false,
         "updateOutdatedInstancesOnly": false,
         "targetInstances": { "tagFilters": d.target_tags.iter().map(target_filter_json).collect::<Vec<_>>() },
@@ -350,6 +357,11 @@ fn deployment_info(m: &Model, d: &Deployment) -> Value {
     });
     if let Some((code, message)) = &d.error {
         info["errorInformation"] = json!({ "code": code, "message": message });
+    }
+    if let Some(by) = &d.rolled_back_by {
+        info["rollbackInfo"] = json!({ "rollbackDeploymentId": by, "rollbackMessage": format!("Rolled back by {by}") });
+    } else if let Some(of) = &d.rollback_of {
+        info["rollbackInfo"] = json!({ "rollbackTriggeringDeploymentId": of });
     }
     if let Some(t) = d.started_at {
         info["startTime"] = epoch_seconds(t);
@@ -371,6 +383,7 @@ fn deployment_info(m: &Model, d: &Deployment) -> Value {
 struct DeploymentInput {
     deployment_id: Option<String>,
     deployment_wait_type: Option<String>,
+    auto_rollback_enabled: Option<bool>,
 }
 
 fn get_deployment(cloud: &Cloud, input: DeploymentInput) -> Result<Value, Fault> {
@@ -388,6 +401,7 @@ struct ListInput {
     deployment_group_name: Option<String>,
     include_only_statuses: Option<Vec<String>>,
     create_time_range: Option<TimeRange>,
+    next_token: Option<String>,
 }
 
 /// Epoch seconds, either end open.
@@ -397,7 +411,10 @@ struct TimeRange {
     end: Option<f64>,
 }
 
-/// Deployment ids, newest first, of one deployment group (or of one application, or of all).
+/// Deployment ids of one deployment group (or of one application, or of all), a page at a time.
+/// CodeDeploy documents neither an order nor a page size (botocore's model: `nextToken` in, `nextToken`
+/// out while more remain): the simulator lists oldest first, [`LIST_PAGE`] at a time, so a client that
+/// reads only the first page, or takes the first id for the newest, fails here as it would there.
 fn list_deployments(cloud: &Cloud, input: ListInput) -> Result<Value, Fault> {
     let app = input.application_name.filter(|a| !a.is_empty());
     let group = input.deployment_group_name.filter(|g| !g.is_empty());
@@ -412,27 +429,58 @@ fn list_deployments(cloud: &Cloud, input: ListInput) -> Result<Value, Fault> {
         return Err(Fault::client("InvalidDeploymentStatusException", format!("`{bad}` is not a deployment status")));
     }
     let (start, end) = input.create_time_range.map_or((None, None), |r| (r.start, r.end));
-    let ids: Vec<String> = cloud
-        .call("find", |m| {
-            if let (Some(app), Some(group)) = (&app, &group) {
-                m.deployment_group(&DeploymentGroupRef { application: app.clone(), deployment_group: group.clone() })?;
-            } else if let Some(app) = &app
-                && !m.deployment_groups.keys().any(|g| &g.application == app)
-            {
-                return Err(RemoteError::NotFound(format!("No application found for name: {app}")));
-            }
-            Ok(m.deployments
-                .iter()
-                .rev()
-                .filter(|d| app.as_ref().is_none_or(|a| &d.group.application == a))
-                .filter(|d| group.as_ref().is_none_or(|g| &d.group.deployment_group == g))
-                .filter(|d| statuses.is_empty() || statuses.iter().any(|s| s == d.status.as_str()))
-                .filter(|d| in_range(d, start, end))
-                .map(|d| d.id.as_str().to_owned())
-                .collect())
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(Fault::client("InvalidTimeRangeException", "createTimeRange: start is after end"));
+    }
+    let offset = input
+        .next_token
+        .map(|t| {
+            t.strip_prefix(NEXT_TOKEN_PREFIX).and_then(|n| n.parse::<usize>().ok()).ok_or_else(|| {
+                Fault::client(
+                    "InvalidNextTokenException",
+                    format!(
+                        "nextToken `{t}` is not one this simulator gave; send the previous page's nextToken unchanged"
+                    ),
+                )
+            })
         })
-        .map_err(|e| from_remote(cloud, e, &Missing::Group(app.as_deref().unwrap_or_default())))?;
-    Ok(json!({ "deployments": ids }))
+        .transpose()?;
+    let select = |m: &mut Model| {
+        if let (Some(app), Some(group)) = (&app, &group) {
+            m.deployment_group(&DeploymentGroupRef { application: app.clone(), deployment_group: group.clone() })?;
+        } else if let Some(app) = &app
+            && !m.deployment_groups.keys().any(|g| &g.application == app)
+        {
+            return Err(RemoteError::NotFound(format!("No application found for name: {app}")));
+        }
+        Ok(m.deployments
+            .iter()
+            .filter(|d| app.as_ref().is_none_or(|a| &d.group.application == a))
+            .filter(|d| group.as_ref().is_none_or(|g| &d.group.deployment_group == g))
+            .filter(|d| statuses.is_empty() || statuses.iter().any(|s| s == d.status.as_str()))
+            .filter(|d| in_range(d, start, end))
+            .map(|d| d.id.as_str().to_owned())
+            .collect::<Vec<String>>())
+    };
+    // The first page is the port's `find` (it consumes a scripted fault); the pages after it continue
+    // that call and consume none, like BatchGetDeployments.
+    let ids = match offset {
+        None => cloud.call("find", select),
+        Some(_) => {
+            let mut model = cloud.lock();
+            select(&mut model)
+        }
+    }
+    .map_err(|e| from_remote(cloud, e, &Missing::Group(app.as_deref().unwrap_or_default())))?;
+    let from = offset.unwrap_or(0).min(ids.len());
+    let to = (from + LIST_PAGE).min(ids.len());
+    let mut page = json!({ "deployments": ids[from..to] });
+    if to < ids.len() {
+        page["nextToken"] = json!(format!("{NEXT_TOKEN_PREFIX}{to}"));
+    }
+    Ok(page)
 }
 
 #[allow(clippy::cast_precision_loss)] // see epoch_seconds
@@ -503,6 +551,11 @@ fn continue_deployment(cloud: &Cloud, input: DeploymentInput) -> Result<Value, F
 
 fn stop_deployment(cloud: &Cloud, input: DeploymentInput) -> Result<Value, Fault> {
     let id = deployment_id(input.deployment_id)?;
-    cloud.call("stop", |m| m.stop_deployment(&id)).map_err(|e| from_remote(cloud, e, &Missing::Deployment))?;
+    // Like CodeDeploy, no rollback unless asked for (the deployment group's own rollback settings are
+    // not modelled).
+    let rollback = input.auto_rollback_enabled.unwrap_or(false);
+    cloud
+        .call("stop", |m| m.stop_deployment(&id, rollback))
+        .map_err(|e| from_remote(cloud, e, &Missing::Deployment))?;
     Ok(json!({ "status": "Succeeded", "statusMessage": format!("Deployment {id} stopped") }))
 }

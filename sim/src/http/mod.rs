@@ -6,7 +6,8 @@
 //! (`Cloud::call`), so scripted faults (`failNext`, `loseResponse`) show up over HTTP exactly as they
 //! do in process, and the behaviour cannot drift between the two.
 //!
-//! * `spot` — Spot's envelopes, Bearer auth, `RemoteError` → 400 / 404 / 429 / 503.
+//! * `spot` — Spot's envelopes, Bearer auth, `accountId`, `RemoteError` → 400 (`GROUP_DOESNT_EXIST` for a
+//!   missing group) / 404 / 429 / 503.
 //! * `codedeploy` — `CodeDeploy_20141006.*` operations and their `__type` errors.
 //! * `admin` — setup, counters, fault commands.
 //! * `health` — each instance answers health checks on its own loopback IP (200 healthy, 503 not).

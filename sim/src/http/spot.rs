@@ -1,8 +1,12 @@
 //! The Spot REST face: exactly the Elastigroup paths greenfleet's Spot client calls, with Spot's
 //! `{"request": …, "response": …}` envelopes (spot-api.md §1–§6). Every call needs
-//! `Authorization: Bearer <token>` (the token is checked only when the server was given one);
-//! `?accountId=` is accepted and ignored. The model's `RemoteError`s become Spot's answers: Rejected →
-//! 400 with `response.errors`, NotFound → 404, Throttled → 429 with the `X-RateLimit-*` headers,
+//! `Authorization: Bearer <token>` (the token is checked only when the server was given one).
+//! `?accountId=act-…` is required where Spot's definition requires it (`PUT …/capacity`, `GET` and
+//! `POST …/codeDeploy/blueGreenDeployment`), optional elsewhere, refused everywhere when it is not an
+//! `act-…` id; any account is accepted (the model has one). The model's `RemoteError`s become Spot's
+//! answers: Rejected → 400 with `response.errors`; NotFound for a group → 400 `GROUP_DOESNT_EXIST`, as
+//! Spot answers it (terraform-provider-spotinst's `ErrCodeGroupNotFound`, seen with HTTP 400 in its
+//! issue #7), and any other NotFound → 404; Throttled → 429 with the `X-RateLimit-*` headers;
 //! Unavailable → 503.
 //!
 //! `GET …/status` items carry no tags, as real Spot's: instance tags come from the EC2 face (`ec2`),
@@ -82,11 +86,29 @@ fn status_json(status: StatusCode) -> Value {
     json!({ "code": status.as_u16(), "message": status.canonical_reason().unwrap_or("") })
 }
 
-/// One authorized Spot call: the envelope's request part and the model. Taking it in a handler checks
-/// `Authorization: Bearer <token>` first; a missing or wrong token is answered 401 before anything else.
+/// One authorized Spot call: the envelope's request part, the `accountId` it named, and the model.
+/// Taking it in a handler checks `Authorization: Bearer <token>` first; a missing or wrong token is
+/// answered 401 before anything else, then an `accountId` that is not `act-…` is answered 400.
 pub(super) struct SpotCall {
     meta: Meta,
+    account: Option<String>,
+    /// The group the path names (`/aws/ec2/group/{id}/…`), when it is a valid id.
+    group: Option<ElastigroupId>,
     cloud: Cloud,
+}
+
+/// The `accountId` query parameter, if given.
+fn account_param(uri: &Uri) -> Option<String> {
+    uri.query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "accountId")
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Whether `account` looks like a Spot account id: `act-` and letters or digits.
+fn is_account_id(account: &str) -> bool {
+    account.strip_prefix("act-").is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 impl FromRequestParts<AppState> for SpotCall {
@@ -115,7 +137,18 @@ impl FromRequestParts<AppState> for SpotCall {
                 "the Bearer token is not valid for this simulator; use the token it was started with",
             ));
         }
-        Ok(Self { meta, cloud: state.cloud.clone() })
+        let account = account_param(&parts.uri);
+        if let Some(bad) = account.as_deref().filter(|a| !is_account_id(a)) {
+            return Err(meta.refuse(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                &format!(
+                    "accountId `{bad}` is not a Spot account id; send the account's id, e.g. accountId=act-1a2b3c4d"
+                ),
+            ));
+        }
+        let group = parts.uri.path().split('/').nth(4).and_then(|id| ElastigroupId::parse(id).ok());
+        Ok(Self { meta, account, group, cloud: state.cloud.clone() })
     }
 }
 
@@ -158,6 +191,20 @@ struct Answer {
 }
 
 impl SpotCall {
+    /// Refuses a call without `accountId` on a path whose definition requires it (spotinst/openapi
+    /// `commons/parameters/accountId.yaml`, `required: true`). Spot would otherwise act on the
+    /// organization's oldest account; the simulator makes a client that forgets it fail in tests.
+    fn account_required(&self) -> Result<(), Refusal> {
+        match self.account {
+            Some(_) => Ok(()),
+            None => Err(invalid(format!(
+                "accountId is required on {} {}; send ?accountId=act-… (the account that owns the group)",
+                self.meta.method,
+                self.meta.url.split('?').next().unwrap_or_default()
+            ))),
+        }
+    }
+
     /// Runs a call and renders its answer or refusal in Spot's envelope.
     fn answer(&self, call: impl FnOnce(&Cloud) -> Result<Answer, Refusal>) -> Response {
         match call(&self.cloud) {
@@ -179,6 +226,13 @@ impl SpotCall {
     fn remote(&self, error: RemoteError) -> Response {
         match error {
             RemoteError::Rejected { code, message } => self.meta.refuse(StatusCode::BAD_REQUEST, &code, &message),
+            RemoteError::NotFound(message)
+                if self.group.as_ref().is_some_and(|g| self.cloud.group_state(g).is_none()) =>
+            {
+                self.meta.refuse(StatusCode::BAD_REQUEST, "GROUP_DOESNT_EXIST", &message)
+            }
+            // Something else the group does not have (a Blue/Green deployment to stop): Spot documents
+            // no answer for it.
             RemoteError::NotFound(message) => self.meta.refuse(StatusCode::NOT_FOUND, "NOT_FOUND", &message),
             RemoteError::Unavailable(message) => {
                 self.meta.refuse(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", &message)
@@ -318,6 +372,7 @@ struct CapacityPatch {
 
 async fn put_capacity(call: SpotCall, Path(id): Path<String>, bytes: Bytes) -> Response {
     call.answer(|cloud| {
+        call.account_required()?;
         let id = group_id(&id)?;
         let expected = r#"{"capacity":{"minimum":1,"maximum":2,"target":1}}"#;
         let body: CapacityBody = body(&bytes, expected)?;
@@ -423,6 +478,7 @@ fn green_spec(bytes: &Bytes) -> Result<GreenSpec, Refusal> {
 
 async fn post_green(call: SpotCall, Path(id): Path<String>, bytes: Bytes) -> Response {
     call.answer(|cloud| {
+        call.account_required()?;
         let id = group_id(&id)?;
         let spec = green_spec(&bytes)?;
         let view = cloud.call("start_green", |m| m.start_green(&id, &spec))?;
@@ -434,6 +490,7 @@ async fn post_green(call: SpotCall, Path(id): Path<String>, bytes: Bytes) -> Res
 /// Every Blue/Green deployment of the group, latest first (`items[0]` is the current one).
 async fn get_greens(call: SpotCall, Path(id): Path<String>) -> Response {
     call.answer(|cloud| {
+        call.account_required()?;
         let id = group_id(&id)?;
         let items = cloud.call("green", |m| {
             let g = m.group(&id)?;

@@ -2,7 +2,7 @@
 //! READY / ContinueDeployment / StopDeployment and the ready wait, hangs, find and lost responses.
 
 use greenfleet_core::cloud::{DeploymentType, ReadyAction, TagFilter};
-use greenfleet_core::ids::DeploymentId;
+use greenfleet_core::ids::{DeploymentId, Timestamp};
 use greenfleet_core::ports::{Deployments, RemoteError};
 
 use super::{Setup, World, deployment_states, event_states, ready, tag};
@@ -135,13 +135,14 @@ fn stop_ends_an_active_deployment_once() {
     w.green_up();
     let d = w.create(vec![tag("env", "green")]);
     w.advance(1_000);
-    ready(w.cloud.stop(&d)).unwrap();
+    ready(w.cloud.stop(&d, false)).unwrap();
     assert_eq!(w.status(&d).as_str(), "Stopped");
     assert_eq!(error_of(&w, &d).0, "MANUAL_STOP");
+    assert_eq!(ready(w.cloud.get(&d)).unwrap().rollback, None, "no rollback asked for, none started");
     assert_eq!(deployment_states(&w.cloud.drain_events()), ["START", "STOP"]);
     assert_eq!(w.green_state(), "FAILED", "green stays after a stop (F7)");
     assert_eq!(w.instance_count(), 2);
-    let (code, _) = rejection(ready(w.cloud.stop(&d)).unwrap_err());
+    let (code, _) = rejection(ready(w.cloud.stop(&d, false)).unwrap_err());
     assert_eq!(code, "DeploymentAlreadyCompletedException");
     w.advance(60_000);
     assert!(w.cloud.drain_events().is_empty(), "nothing happens after the end");
@@ -159,8 +160,29 @@ fn hung_deployment_never_ends_by_itself() {
     w.advance(24 * 3_600_000);
     assert_eq!(w.status(&d).as_str(), "InProgress");
     assert_eq!(w.cloud.next_due(), None);
-    ready(w.cloud.stop(&d)).unwrap();
+    ready(w.cloud.stop(&d, false)).unwrap();
     assert_eq!(w.status(&d).as_str(), "Stopped");
+}
+
+#[test]
+fn a_stop_with_rollback_starts_a_rollback_deployment_that_holds_the_group_until_it_ends() {
+    let w = World::new(Setup::default());
+    w.green_up();
+    let d = w.create(vec![tag("env", "green")]);
+    w.advance(1_000);
+    let before = w.instance_count();
+    ready(w.cloud.stop(&d, true)).unwrap();
+    let rollback = ready(w.cloud.get(&d)).unwrap().rollback.expect("rollbackInfo names it");
+    assert_ne!(rollback, d, "a rollback is a new deployment");
+    assert_eq!(w.status(&rollback).as_str(), "InProgress");
+    // It holds the deployment group: the next rollout must wait for it.
+    let spec = w.deployment_spec(vec![tag("env", "green")], "greenfleet rollout r-2");
+    let (code, _) = rejection(ready(w.cloud.create(&spec)).unwrap_err());
+    assert_eq!(code, "DeploymentLimitExceededException");
+    w.run_until_terminal(&rollback);
+    assert_eq!(w.status(&rollback).as_str(), "Succeeded");
+    assert_eq!(w.green_state(), "FAILED", "a rollback's success is no verdict on Spot's Blue/Green");
+    assert_eq!(w.instance_count(), before, "green is left for compensation to remove");
 }
 
 #[test]
@@ -168,16 +190,31 @@ fn find_lookups_and_lost_create_responses() {
     let w = World::new(Setup::default());
     w.green_up();
     let description = "greenfleet rollout r-1";
-    assert_eq!(ready(w.cloud.find(&w.dg, description)).unwrap(), None);
+    let before = Timestamp(w.now());
+    assert_eq!(ready(w.cloud.find(&w.dg, description, before)).unwrap(), None);
     w.cloud.faults(|f| f.lose_response("create", 1));
     let lost = ready(w.cloud.create(&w.deployment_spec(vec![tag("env", "green")], description))).unwrap_err();
     assert!(matches!(lost, RemoteError::Unavailable(_)), "{lost:?}");
     assert_eq!(w.cloud.deployments_created(&w.dg), 1, "the deployment exists although the caller saw an error");
-    let found = ready(w.cloud.find(&w.dg, description)).unwrap().unwrap();
+    let found = ready(w.cloud.find(&w.dg, description, before)).unwrap().unwrap();
     assert_eq!(w.status(&found).as_str(), "Created");
-    assert_eq!(ready(w.cloud.find(&w.dg, "greenfleet rollout r-2")).unwrap(), None);
+    assert_eq!(ready(w.cloud.find(&w.dg, "greenfleet rollout r-2", before)).unwrap(), None);
+    let later = Timestamp(w.now() + 1);
+    assert_eq!(ready(w.cloud.find(&w.dg, description, later)).unwrap(), None, "created before the range");
     w.run_until_terminal(&found);
     assert_eq!(w.status(&found).as_str(), "Succeeded");
+}
+
+/// A deployment that failed at once (NO_INSTANCES: its tag filter matched nothing) is found like any other.
+#[test]
+fn find_sees_a_deployment_that_failed_at_once() {
+    let w = World::new(Setup::default());
+    let before = Timestamp(w.now());
+    let description = "greenfleet rollout r-fast";
+    let id = ready(w.cloud.create(&w.deployment_spec(vec![tag("env", "nowhere")], description))).unwrap();
+    w.run_until_terminal(&id);
+    assert_eq!(error_of(&w, &id).0, "NO_INSTANCES");
+    assert_eq!(ready(w.cloud.find(&w.dg, description, before)).unwrap(), Some(id));
 }
 
 #[test]

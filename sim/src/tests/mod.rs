@@ -164,6 +164,7 @@ impl World {
             }),
             target_tags,
             description: description.into(),
+            created_after: Timestamp::default(),
         }
     }
 

@@ -63,11 +63,12 @@ async fn every_codedeploy_call_and_answer_follows_botocores_model() {
         }),
         target_tags: vec![rollout_tag()],
         description: "greenfleet rollout contract-1".into(),
+        created_after: greenfleet_core::ids::Timestamp(0),
     };
     let id = codedeploy.create(&spec).await.expect("CreateDeployment");
     rejected_with(codedeploy.create(&spec).await, "DeploymentLimitExceededException");
     rejected_with(codedeploy.continue_deployment(&id).await, "DeploymentIsNotInReadyStateException");
-    assert_eq!(codedeploy.find(dg, &spec.description).await.expect("find"), Some(id.clone()));
+    assert_eq!(codedeploy.find(dg, &spec.description, spec.created_after).await.expect("find"), Some(id.clone()));
     codedeploy.get(&id).await.expect("GetDeployment");
 
     sim.run_until("the deployment is Ready", |c| c.deployment_status(&id) == Some(DeploymentStatus::Ready));
@@ -75,7 +76,7 @@ async fn every_codedeploy_call_and_answer_follows_botocores_model() {
     codedeploy.continue_deployment(&id).await.expect("ContinueDeployment");
     sim.run_until("the deployment succeeds", |c| c.deployment_status(&id) == Some(DeploymentStatus::Succeeded));
     codedeploy.get(&id).await.expect("GetDeployment after success");
-    rejected_with(codedeploy.stop(&id).await, "DeploymentAlreadyCompletedException");
+    rejected_with(codedeploy.stop(&id, true).await, "DeploymentAlreadyCompletedException");
     let unknown = DeploymentId::parse("d-NOPE12345").expect("an id");
     assert!(matches!(codedeploy.get(&unknown).await, Err(RemoteError::NotFound(_))));
 
@@ -84,9 +85,13 @@ async fn every_codedeploy_call_and_answer_follows_botocores_model() {
         .create(&DeploymentSpec { description: "greenfleet rollout contract-2".into(), ..spec.clone() })
         .await
         .expect("a second deployment");
-    codedeploy.stop(&second).await.expect("StopDeployment");
+    codedeploy.stop(&second, true).await.expect("StopDeployment");
     sim.run_until("the deployment is stopped", |c| c.deployment_status(&second) == Some(DeploymentStatus::Stopped));
-    codedeploy.get(&second).await.expect("GetDeployment of a stopped deployment");
+    let stopped = codedeploy.get(&second).await.expect("GetDeployment of a stopped deployment");
+    // CodeDeploy rolls it back with a deployment of its own, followed to its end.
+    let rollback = stopped.rollback.expect("rollbackInfo names the rollback deployment");
+    sim.run_until("the rollback ends", |c| c.deployment_status(&rollback) == Some(DeploymentStatus::Succeeded));
+    codedeploy.get(&rollback).await.expect("GetDeployment of the rollback deployment");
     // One that finds no green instance fails with NO_INSTANCES.
     let nobody = Tag::new("greenfleet:rollout", "nobody").expect("a tag");
     let third =

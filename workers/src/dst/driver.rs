@@ -295,6 +295,14 @@ impl Driver {
                 let delay = self.rng(|r| r.range(0, h.event_jitter_ms));
                 let _ = self.env.events.send(&e, delay).await;
             }
+            if self.ctx.chance(h.event_lie)
+                && let Some(lie) = forged_success(&e)
+            {
+                self.ctx.count("events that lie");
+                self.ctx.trace(|| format!("FAULT forged event: {}", describe(Source::Events, &lie)));
+                let delay = self.rng(|r| r.range(0, h.event_jitter_ms));
+                let _ = self.env.events.send(&lie, delay).await;
+            }
         }
     }
 
@@ -454,4 +462,17 @@ fn describe(source: Source, body: &str) -> String {
             field(body, "instanceId").map(|i| format!(" ({i})")).unwrap_or_default()
         ),
     }
+}
+
+/// A deployment-level event's envelope with its state turned to SUCCESS (and a new event id), whatever
+/// CodeDeploy says of the deployment; `None` for instance events and what cannot be read.
+fn forged_success(envelope: &str) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(envelope).ok()?;
+    if v.get("detail-type")?.as_str()? != greenfleet_sim::DEPLOYMENT_DETAIL_TYPE {
+        return None;
+    }
+    let id = format!("{}-forged", v.get("id")?.as_str()?);
+    v["id"] = serde_json::Value::from(id);
+    v["detail"]["state"] = serde_json::Value::from("SUCCESS");
+    Some(v.to_string())
 }

@@ -10,7 +10,7 @@ use greenfleet_core::cloud::{
     BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, Ec2Instance,
     GreenDeployment, GreenSpec, GroupInstance, GroupView,
 };
-use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, RolloutId};
+use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, RolloutId, Timestamp};
 use greenfleet_core::ports::{Deployments, Elastigroups, Instances, RemoteError};
 use greenfleet_core::request::ROLLOUT_TAG_KEY;
 use greenfleet_sim::Cloud;
@@ -147,8 +147,13 @@ impl Deployments for Recorder {
         result
     }
 
-    async fn find(&self, group: &DeploymentGroupRef, description: &str) -> Result<Option<DeploymentId>, RemoteError> {
-        self.call("find", || group.to_string(), self.cloud.find(group, description)).await
+    async fn find(
+        &self,
+        group: &DeploymentGroupRef,
+        description: &str,
+        created_after: Timestamp,
+    ) -> Result<Option<DeploymentId>, RemoteError> {
+        self.call("find", || group.to_string(), self.cloud.find(group, description, created_after)).await
     }
 
     async fn point_blue(&self, group: &DeploymentGroupRef, blue: &BlueSelector) -> Result<(), RemoteError> {
@@ -164,7 +169,7 @@ impl Deployments for Recorder {
         self.call("continue_deployment", || id.to_string(), self.cloud.continue_deployment(id)).await
     }
 
-    async fn stop(&self, id: &DeploymentId) -> Result<(), RemoteError> {
-        self.call("stop", || id.to_string(), self.cloud.stop(id)).await
+    async fn stop(&self, id: &DeploymentId, rollback: bool) -> Result<(), RemoteError> {
+        self.call("stop", || format!("{id}, rollback {rollback}"), self.cloud.stop(id, rollback)).await
     }
 }

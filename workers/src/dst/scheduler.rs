@@ -10,7 +10,7 @@ use greenfleet_core::cloud::{
 use greenfleet_core::ids::{ElastigroupId, Tag};
 use greenfleet_core::machine::MAX_ATTEMPTS;
 use greenfleet_core::ports::RemoteError;
-use greenfleet_sim::GroupSetup;
+use greenfleet_sim::{BlueAfterSuccess, GroupSetup};
 
 /// A small, fast, seedable random source (splitmix64). Not for cryptography: for replayable chaos.
 #[derive(Debug, Clone)]
@@ -167,7 +167,7 @@ pub struct Burst {
 }
 
 /// Cloud-wide faults of a seed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CloudPlan {
     /// Launch → Running of green instances.
     pub green_launch_delay_ms: u64,
@@ -185,6 +185,10 @@ pub struct CloudPlan {
     pub fail_deployments: Vec<usize>,
     /// Groups (by index) whose deployment group hangs deployments.
     pub hang_deployments: Vec<usize>,
+    /// What Spot does with blue when its Blue/Green deployment finishes (undocumented: all three drawn).
+    pub blue_after_success: BlueAfterSuccess,
+    /// How long after CodeDeploy's success Spot's Blue/Green deployment turns FINISHED.
+    pub spot_finish_delay_ms: u64,
 }
 
 /// How hostile message delivery is, in percent per delivery or event.
@@ -208,6 +212,9 @@ pub struct Hostility {
     pub event_duplicate: u32,
     /// Up to this many milliseconds of delay per event (reordering).
     pub event_jitter_ms: u64,
+    /// A deployment event is followed by a forged SUCCESS for the same deployment, which the API
+    /// does not confirm (an event is a hint, GetDeployment the truth).
+    pub event_lie: u32,
 }
 
 /// Everything a seed decides up front.
@@ -251,7 +258,18 @@ impl Plan {
             event_drop: if rng.chance(10) { 100 } else { hot(rng, 40) },
             event_duplicate: hot(rng, 40),
             event_jitter_ms: if calm { 0 } else { rng.range(0, 10_000) },
+            event_lie: 0,
         };
+        // Drawn last, so the draws above stay what they were for every seed.
+        let mut hostility = hostility;
+        hostility.event_lie = hot(rng, 15);
+        let mut cloud = cloud;
+        cloud.blue_after_success = match rng.range(0, 2) {
+            0 => BlueAfterSuccess::FollowDeploymentGroup,
+            1 => BlueAfterSuccess::Detach,
+            _ => BlueAfterSuccess::Leave,
+        };
+        cloud.spot_finish_delay_ms = if rng.chance(40) { rng.range(1_000, 60_000) } else { 0 };
         Self { seed, groups, rollouts, bursts, cloud, hostility }
     }
 
@@ -429,6 +447,8 @@ fn draw_cloud(rng: &mut Rng, groups: usize) -> CloudPlan {
         all_green_unhealthy: rng.chance(15),
         fail_deployments: pick(rng, 12),
         hang_deployments: pick(rng, 6),
+        blue_after_success: BlueAfterSuccess::FollowDeploymentGroup,
+        spot_finish_delay_ms: 0,
     }
 }
 

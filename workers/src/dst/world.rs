@@ -68,6 +68,8 @@ pub(crate) fn install(plan: &Plan, cloud: &Cloud) {
         f.deployment_step_ms = c.deployment_step_ms;
         f.green_never_ready = c.green_never_ready;
         f.all_green_unhealthy = c.all_green_unhealthy;
+        f.blue_after_success = c.blue_after_success;
+        f.spot_finish_delay_ms = c.spot_finish_delay_ms;
         for name in c.fail_deployments.iter().filter_map(dg) {
             f.fail_deployments(&name, "HOOK_EXECUTION_FAILURE", "ApplicationStart failed with exit code 1");
         }

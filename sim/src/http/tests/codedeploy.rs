@@ -114,10 +114,11 @@ async fn a_deployment_round_trips_through_ready_continue_and_success() {
     let (_, v) = sim.codedeploy("StopDeployment", &json!({ "deploymentId": second })).await;
     assert_eq!(error_type(&v), "DeploymentAlreadyCompletedException");
 
-    // Newest first; filters; batch get in the order asked.
+    // In creation order (CodeDeploy documents none; see list_deployments_pages_…); filters; batch get in
+    // the order asked.
     let (_, v) =
         sim.codedeploy("ListDeployments", &json!({ "applicationName": "app", "deploymentGroupName": "dg" })).await;
-    assert_eq!(v["deployments"], json!([second, id]));
+    assert_eq!(v["deployments"], json!([id, second]));
     let (_, v) = sim
         .codedeploy(
             "ListDeployments",
@@ -240,5 +241,60 @@ async fn events_reach_the_sink_as_the_deployment_advances() {
         .collect();
     assert_eq!(states, [(id.clone(), "START".to_owned()), (id, "SUCCESS".to_owned())]);
     assert!(events.iter().any(|e| e.contains(crate::INSTANCE_DETAIL_TYPE)));
+    sim.shutdown().await;
+}
+
+/// ListDeployments as botocore's model has it: `nextToken` out while more remain, in again for the next
+/// page; `createTimeRange` bounds the list (either end open). No order is documented: the simulator's
+/// pages are small and oldest first, so a client must read to the end.
+#[tokio::test]
+async fn list_deployments_pages_and_honours_the_create_time_range() {
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
+    let mut ids = Vec::new();
+    let mut created = Vec::new();
+    for i in 1..=5 {
+        // No instance carries version=green: each fails at once (NO_INSTANCES) and frees the group.
+        let (status, v) = sim.create_deployment(&format!("greenfleet rollout r-{i}")).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let id = v["deploymentId"].as_str().unwrap().to_owned();
+        sim.await_status(&id, "Failed").await;
+        let (_, v) = sim.codedeploy("GetDeployment", &json!({ "deploymentId": id })).await;
+        created.push(v["deploymentInfo"]["createTime"].as_f64().unwrap());
+        ids.push(id);
+    }
+    let list = async |input: Value| {
+        let (status, v) = sim.codedeploy("ListDeployments", &input).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        v
+    };
+    let finds = |sim: &Sim| sim.cloud.api_calls().get("find").copied().unwrap_or(0);
+    let before = finds(&sim);
+    let first = list(json!({ "applicationName": "app", "deploymentGroupName": "dg" })).await;
+    assert_eq!(first["deployments"], json!(ids[..3]));
+    let token = first["nextToken"].as_str().unwrap().to_owned();
+    let second = list(json!({ "applicationName": "app", "deploymentGroupName": "dg", "nextToken": token })).await;
+    assert_eq!(second["deployments"], json!(ids[3..]));
+    assert!(second.get("nextToken").is_none(), "the last page has no nextToken: {second}");
+    assert_eq!(finds(&sim) - before, 1, "one lookup, however many pages, is one `find` (one scripted fault)");
+
+    let range = |start: Option<f64>, end: Option<f64>| {
+        json!({ "applicationName": "app", "deploymentGroupName": "dg",
+                "createTimeRange": { "start": start, "end": end } })
+    };
+    let v = list(range(Some(created[2]), None)).await;
+    assert_eq!(v["deployments"], json!(ids[2..]), "from the third on, no status filter");
+    assert!(v.get("nextToken").is_none());
+    let v = list(range(Some(created[1]), Some(created[2]))).await;
+    assert_eq!(v["deployments"], json!(ids[1..3]));
+
+    let (_, v) = sim.codedeploy("ListDeployments", &range(Some(created[3]), Some(created[1]))).await;
+    assert_eq!(error_type(&v), "InvalidTimeRangeException");
+    let (_, v) = sim
+        .codedeploy(
+            "ListDeployments",
+            &json!({ "applicationName": "app", "deploymentGroupName": "dg", "nextToken": "made-up" }),
+        )
+        .await;
+    assert_eq!(error_type(&v), "InvalidNextTokenException");
     sim.shutdown().await;
 }

@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 use crate::{Cloud, MemorySink, Recorder, ServeOptions, serve};
 
 const TOKEN: &str = "test-token";
+/// The Spot account every Spot call names (`?accountId=`), as greenfleet's client does.
+const ACCOUNT: &str = "act-5117e57";
 const GROUP: &str = "sig-1234abcd";
 
 /// The system clock, as a host would give the served cloud.
@@ -136,9 +138,14 @@ impl Sim {
         (status, body)
     }
 
-    /// A Spot call with the Bearer token.
+    /// A Spot call with the Bearer token and, unless `path` names one, `?accountId=` [`ACCOUNT`].
     async fn spot(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN);
+        let url = match (path.contains("accountId="), path.contains('?')) {
+            (true, _) => format!("{}{path}", self.base),
+            (false, true) => format!("{}{path}&accountId={ACCOUNT}", self.base),
+            (false, false) => format!("{}{path}?accountId={ACCOUNT}", self.base),
+        };
+        let mut request = self.http.request(method, url).bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request.json(body);
         }

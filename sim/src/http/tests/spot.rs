@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{GROUP, Sim, TOKEN, eventually};
+use super::{ACCOUNT, GROUP, Sim, TOKEN, eventually};
 
 fn items(v: &Value) -> &Vec<Value> {
     v["response"]["items"].as_array().unwrap()
@@ -155,10 +155,24 @@ async fn bearer_token_is_required_and_checked_when_configured() {
 async fn errors_and_scripted_faults_over_http() {
     let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
 
-    let (status, v) = sim.spot_get("/aws/ec2/group/sig-ffffffff").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(v["response"]["status"], json!({ "code": 404, "message": "Not Found" }));
-    assert!(v["response"]["errors"][0]["message"].as_str().unwrap().contains("sig-ffffffff"));
+    // A missing group is answered as Spot does: 400 with GROUP_DOESNT_EXIST, on every path under it.
+    for path in ["", "/status", "/capacity", "/codeDeploy/blueGreenDeployment"] {
+        let (status, v) = if path == "/capacity" {
+            sim.spot(Method::PUT, &format!("/aws/ec2/group/sig-ffffffff{path}"), Some(&json!({ "capacity": {} }))).await
+        } else {
+            sim.spot_get(&format!("/aws/ec2/group/sig-ffffffff{path}")).await
+        };
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert_eq!(v["response"]["status"], json!({ "code": 400, "message": "Bad Request" }));
+        assert_eq!(error_code(&v), "GROUP_DOESNT_EXIST", "{path}");
+        assert!(v["response"]["errors"][0]["message"].as_str().unwrap().contains("sig-ffffffff"));
+        assert!(v["request"]["id"].is_string());
+    }
+    // A Blue/Green deployment the group does not have is something else: Spot documents no answer.
+    let (status, v) = sim
+        .spot(Method::PUT, &format!("/aws/ec2/group/{GROUP}/codeDeploy/blueGreenDeployment/cdbg-0000/stop"), None)
+        .await;
+    assert_eq!((status, error_code(&v)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
 
     let (status, v) = sim.spot_get("/aws/ec2/group/not-a-group").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -169,7 +183,11 @@ async fn errors_and_scripted_faults_over_http() {
     assert_eq!(error_code(&v), "NOT_FOUND");
 
     let capacity_path = format!("/aws/ec2/group/{GROUP}/capacity");
-    let request = sim.http.put(format!("{}{capacity_path}", sim.base)).bearer_auth(TOKEN).body("{\"capacity\":");
+    let request = sim
+        .http
+        .put(format!("{}{capacity_path}?accountId={ACCOUNT}", sim.base))
+        .bearer_auth(TOKEN)
+        .body("{\"capacity\":");
     let (status, v) = Sim::read(request.send().await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&v), "INVALID_JSON");
@@ -228,5 +246,50 @@ async fn reads_are_counted_apart_from_writes() {
     let (status, _) = sim.spot(Method::PUT, &format!("/aws/ec2/group/{GROUP}/capacity"), Some(&capacity)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sim.cloud.api_writes(), [("set_capacity".to_owned(), 1)].into());
+    sim.shutdown().await;
+}
+
+/// `accountId` is required where Spot's definition requires it (capacity, Blue/Green), optional on the
+/// other calls, and must look like a Spot account id wherever it is given.
+#[tokio::test]
+async fn account_id_is_required_where_spot_requires_it() {
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
+    let send = async |method: Method, path: String, body: Option<Value>| {
+        let mut request = sim.http.request(method, format!("{}{path}", sim.base)).bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Sim::read(request.send().await.unwrap()).await
+    };
+    let green = format!("/aws/ec2/group/{GROUP}/codeDeploy/blueGreenDeployment");
+    let body = json!({ "deployment": { "timeout": 20, "tags": [{ "tagKey": "version", "tagValue": "green" }],
+        "deploymentGroups": [{ "applicationName": "app", "deploymentGroupName": "dg" }] } });
+    for (method, path, body) in [
+        (Method::PUT, format!("/aws/ec2/group/{GROUP}/capacity"), Some(json!({ "capacity": { "target": 3 } }))),
+        (Method::GET, green.clone(), None),
+        (Method::POST, green.clone(), Some(body)),
+    ] {
+        let (status, v) = send(method.clone(), path.clone(), body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}: {v}");
+        assert_eq!(v["response"]["status"], json!({ "code": 400, "message": "Bad Request" }));
+        assert_eq!(error_code(&v), "VALIDATION_ERROR");
+        let message = v["response"]["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("accountId is required") && message.contains("act-"), "{message}");
+        assert!(v["request"]["id"].is_string(), "the envelope names the request: {v}");
+    }
+    assert!(sim.cloud.api_calls().is_empty(), "refused before the model: {:?}", sim.cloud.api_calls());
+    assert_eq!(
+        sim.cloud.group_state(&greenfleet_core::ids::ElastigroupId::parse(GROUP).unwrap()).unwrap().capacity.target,
+        2
+    );
+
+    // Optional on the group, its instances and detach (their definitions say `required: false`).
+    let (status, _) = send(Method::GET, format!("/aws/ec2/group/{GROUP}/status"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = send(Method::GET, format!("/aws/ec2/group/{GROUP}?accountId=123"), None).await;
+    assert_eq!((status, error_code(&v)), (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"));
+    assert!(v["response"]["errors"][0]["message"].as_str().unwrap().contains("`123` is not a Spot account id"));
+    let (status, _) = send(Method::GET, format!("{green}?accountId={ACCOUNT}"), None).await;
+    assert_eq!(status, StatusCode::OK);
     sim.shutdown().await;
 }
