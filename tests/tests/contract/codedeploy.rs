@@ -85,6 +85,7 @@ async fn every_codedeploy_call_and_answer_follows_botocores_model() {
         .create(&DeploymentSpec { description: "greenfleet rollout contract-2".into(), ..spec.clone() })
         .await
         .expect("a second deployment");
+    sim.run_until("the second deployment runs", |c| c.deployment_status(&second) == Some(DeploymentStatus::InProgress));
     codedeploy.stop(&second, true).await.expect("StopDeployment");
     sim.run_until("the deployment is stopped", |c| c.deployment_status(&second) == Some(DeploymentStatus::Stopped));
     let stopped = codedeploy.get(&second).await.expect("GetDeployment of a stopped deployment");

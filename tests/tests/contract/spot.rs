@@ -46,6 +46,10 @@ async fn every_spot_call_and_answer_follows_the_definition() {
     let victim = running.iter().rev().find(|i| i.state == InstanceState::Running).expect("a running instance");
     spot.detach(id, std::slice::from_ref(&victim.id)).await.expect("detach");
     spot.stop_green(id, &green.id).await.expect("stop");
+    // Stopping a Blue/Green deployment the group does not have: a 404 (the path is not in the
+    // definition at all; the Python SDK has it).
+    let unknown = greenfleet_core::ids::GreenDeploymentId::parse("cdbg-ffffffff").expect("an id");
+    assert!(spot.stop_green(id, &unknown).await.is_err());
 
     // Answers greenfleet must survive: rate limiting (retried after X-RateLimit-Reset), an outage
     // (retried), a refusal (returned).
