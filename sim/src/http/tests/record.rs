@@ -7,7 +7,7 @@ use super::{GROUP, Sim, TOKEN};
 
 #[tokio::test]
 async fn every_exchange_is_recorded_in_order_without_the_token() {
-    let sim = Sim::world("ContinueDeployment").await;
+    let sim = Sim::world("CONTINUE_DEPLOYMENT").await;
     let setup = sim.recorder.take();
     assert!(setup.iter().all(|e| e.path.starts_with("/_sim/")), "{setup:?}");
 
