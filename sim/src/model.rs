@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::faults::Faults;
 use greenfleet_core::cloud::{
     BlueAction, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentStatus, Ec2Instance, Ec2State,
     GreenDeployment, GroupInstance, InstanceState, InstanceView, ReadyAction,
@@ -11,14 +12,11 @@ use greenfleet_core::cloud::{
 use greenfleet_core::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, InvalidId, Tag, Timestamp};
 use greenfleet_core::ports::RemoteError;
 use greenfleet_core::request::Revision;
-use serde::{Deserialize, Serialize};
 
-use crate::faults::Faults;
-
-/// How to create an Elastigroup in the model ([`crate::Cloud::add_group`]). In JSON (the simulator's
-/// `POST /_sim/groups`) the fields are camelCase and the tag and deployment-group lists may be omitted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// How to create an Elastigroup in the model ([`crate::Cloud::add_group`]). It has no serde on purpose:
+/// its one JSON form is the admin face's `POST /_sim/groups` body (camelCase, unknown fields refused),
+/// decoded and validated by the `http` module's own wire type.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSetup {
     /// `sig-…`.
     pub id: ElastigroupId,
@@ -27,19 +25,16 @@ pub struct GroupSetup {
     /// Its capacity; `target` Running instances are created at once.
     pub capacity: Capacity,
     /// Launch-specification tags: every instance the group launches carries them.
-    #[serde(default)]
     pub group_tags: Vec<Tag>,
     /// Extra tags of the initial (blue) instances, e.g. `env=blue`.
-    #[serde(default)]
     pub blue_tags: Vec<Tag>,
     /// Deployment groups of the group's CodeDeploy integration.
-    #[serde(default)]
     pub codedeploy: Vec<DeploymentGroupRef>,
 }
 
-/// A snapshot of a group for assertions ([`crate::Cloud::group_state`]); camelCase in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A snapshot of a group for assertions ([`crate::Cloud::group_state`]). No serde either: the admin face's
+/// `GET /_sim/groups/{id}` renders its own camelCase view of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupState {
     /// Current capacity.
     pub capacity: Capacity,

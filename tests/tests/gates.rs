@@ -234,7 +234,7 @@ async fn greenfleet_sim_on_a_wildcard_address_answers_health_checks_on_the_healt
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|i| i["private_ip"].as_str().map(str::to_owned))
+            .filter_map(|i| i["privateIp"].as_str().map(str::to_owned))
             .collect();
         if ips.is_empty() { Err(format!("no instance IPs yet: {group}")) } else { Ok(ips) }
     })

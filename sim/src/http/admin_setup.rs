@@ -52,7 +52,7 @@ enum FilterType {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a tag filter {\"key\", \"value\", \"type\"}")]
 struct FilterWire {
     key: String,
     #[serde(default)]
@@ -67,7 +67,11 @@ fn yes() -> bool {
 
 /// `POST /_sim/deployment-groups`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "a deployment group setup {\"application\", \"deploymentGroup\", \"deploymentType\", …}"
+)]
 pub(super) struct DeploymentGroupSetup {
     application: String,
     deployment_group: String,

@@ -9,14 +9,17 @@
 //! * `spot` — Spot's envelopes, Bearer auth, `accountId`, `RemoteError` → 400 (`GROUP_DOESNT_EXIST` for a
 //!   missing group) / 404 / 429 / 503.
 //! * `codedeploy` — `CodeDeploy_20141006.*` operations and their `__type` errors.
-//! * `admin` — setup, counters, fault commands.
+//! * `admin` — setup, inspection, counters, fault commands (`admin_wire`, `admin_setup` and
+//!   `admin_faults` hold its wire forms: camelCase, unknown fields refused).
 //! * `health` — each instance answers health checks on its own loopback IP (200 healthy, 503 not).
 //! * `serve` — [`serve()`] with [`ServeOptions`]: the listener plus the ticker that publishes events.
 //! * `record` — [`Recorder`]: optionally, every request served and its answer, for contract tests.
 //! * `sink` — [`EventSink`], where the ticker sends CodeDeploy events, and [`MemorySink`].
 
 mod admin;
+mod admin_faults;
 mod admin_setup;
+mod admin_wire;
 mod codedeploy;
 mod deployment_groups;
 mod ec2;
@@ -81,6 +84,11 @@ async fn not_found(State(state): State<AppState>, method: Method, uri: Uri) -> R
     let path = uri.path();
     if path.starts_with("/aws/") {
         spot::unrouted(&state, &method, &uri, StatusCode::NOT_FOUND)
+    } else if path.starts_with("/_sim/") {
+        admin_error(
+            StatusCode::NOT_FOUND,
+            &format!("no route for {method} {path}; the admin routes are {}", admin::ROUTES),
+        )
     } else {
         admin_error(StatusCode::NOT_FOUND, &format!("no route for {method} {path}; see the sim crate's http module"))
     }

@@ -198,9 +198,9 @@ async fn requests_and_model_errors_map_to_codedeploy_error_types() {
     assert_eq!(v["deploymentInfo"]["errorInformation"]["code"], "NO_INSTANCES");
 
     let faults = json!([
-        { "failNext": { "op": "get", "error": { "Throttled": { "message": "slow down" } } } },
-        { "failNext": { "op": "get", "error": { "Unavailable": "broken" } } },
-        { "failNext": { "op": "find", "error": { "NotFound": "gone" } } },
+        { "failNext": { "op": "get", "error": { "kind": "throttled", "message": "slow down" } } },
+        { "failNext": { "op": "get", "error": { "kind": "unavailable", "message": "broken" } } },
+        { "failNext": { "op": "find", "error": { "kind": "notFound" } } },
     ]);
     assert_eq!(sim.admin_post("/_sim/faults", &faults).await.0, StatusCode::OK);
     let (status, v) = sim.codedeploy("GetDeployment", &json!({ "deploymentId": id })).await;

@@ -24,7 +24,7 @@ async fn instances(sim: &Sim) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["private_ip"].as_str().unwrap().to_owned(), i["id"].as_str().unwrap().to_owned()))
+        .map(|i| (i["privateIp"].as_str().unwrap().to_owned(), i["instanceId"].as_str().unwrap().to_owned()))
         .collect()
 }
 

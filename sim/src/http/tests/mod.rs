@@ -107,7 +107,7 @@ impl Sim {
                     "capacity": { "minimum": 1, "maximum": 3, "target": 2 },
                     "groupTags": [{ "key": "Name", "value": "web" }],
                     "blueTags": [{ "key": "env", "value": "blue" }],
-                    "codedeploy": [{ "application": "app", "deployment_group": "dg" }],
+                    "codeDeploy": [{ "application": "app", "deploymentGroup": "dg" }],
                 }),
             )
             .await;

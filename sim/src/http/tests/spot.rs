@@ -201,10 +201,10 @@ async fn errors_and_scripted_faults_over_http() {
 
     let faults = json!([
         { "failNext": { "op": "group",
-            "error": { "Throttled": { "message": "slow down", "retry_after_ms": 2_500 } } } },
-        { "failNext": { "op": "instances", "error": { "Rejected": { "code": "SOME_CODE", "message": "no" } } } },
-        { "failNext": { "op": "green", "error": { "Unavailable": "gateway down" } } },
-        { "loseResponse": { "op": "set_capacity" } },
+            "error": { "kind": "throttled", "message": "slow down", "retryAfterMs": 2_500 } } },
+        { "failNext": { "op": "instances", "error": { "kind": "rejected", "code": "SOME_CODE", "message": "no" } } },
+        { "failNext": { "op": "green", "error": { "kind": "unavailable", "message": "gateway down" } } },
+        { "loseResponse": { "op": "setCapacity" } },
     ]);
     let (status, v) = sim.admin_post("/_sim/faults", &faults).await;
     assert_eq!((status, &v["applied"]), (StatusCode::OK, &json!(4)));
