@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::admin_wire::{GroupRefWire, decode_value};
-use crate::faults::{Faults, OPS};
+use crate::faults::{BlueAfterSuccess, Faults, OPS};
 
 /// One fault command: an object with exactly one of these keys.
 #[derive(Debug, Deserialize)]
@@ -27,6 +27,8 @@ enum Command {
     Delays(Delays),
     Unhealthy(Unhealthy),
     GreenNeverReady(bool),
+    BlueAfterSuccess(BlueAfterSuccess),
+    SpotFinishDelayMs(u64),
     Reset(bool),
 }
 
@@ -153,6 +155,8 @@ enum Checks {
     Delays(Delays),
     Unhealthy(Vec<InstanceId>, Option<bool>),
     GreenNeverReady(bool),
+    BlueAfterSuccess(BlueAfterSuccess),
+    SpotFinishDelayMs(u64),
     Reset(bool),
 }
 
@@ -193,6 +197,8 @@ pub(super) fn parse_command(n: usize, value: Value) -> Result<Checked, String> {
             Checks::Unhealthy(ids, u.all_green)
         }
         Command::GreenNeverReady(on) => Checks::GreenNeverReady(on),
+        Command::BlueAfterSuccess(b) => Checks::BlueAfterSuccess(b),
+        Command::SpotFinishDelayMs(ms) => Checks::SpotFinishDelayMs(ms),
         Command::Reset(on) => Checks::Reset(on),
     }))
 }
@@ -227,6 +233,8 @@ pub(super) fn apply(f: &mut Faults, Checked(command): Checked) {
             }
         }
         Checks::GreenNeverReady(on) => f.green_never_ready = on,
+        Checks::BlueAfterSuccess(b) => f.blue_after_success = b,
+        Checks::SpotFinishDelayMs(ms) => f.spot_finish_delay_ms = ms,
         Checks::Reset(true) => *f = Faults::default(),
         Checks::Reset(false) => {}
     }

@@ -292,10 +292,14 @@ async fn fault_commands_apply_and_bad_ones_are_refused_whole() {
         { "failNext": { "op": "continueDeployment", "error": { "kind": "rejected", "code": "X", "message": "no" } } },
         { "dropAllEvents": false },
         { "greenNeverReady": false },
+        { "blueAfterSuccess": "leave" },
+        { "spotFinishDelayMs": 30000 },
     ]);
     let (status, v) = sim.admin_post("/_sim/faults", &commands).await;
-    assert_eq!((status, v), (StatusCode::OK, json!({ "applied": 13 })));
+    assert_eq!((status, v), (StatusCode::OK, json!({ "applied": 15 })));
     sim.cloud.faults(|f| {
+        assert_eq!(f.blue_after_success, crate::BlueAfterSuccess::Leave);
+        assert_eq!(f.spot_finish_delay_ms, 30_000);
         assert_eq!(f.fail_deployments.values().next().unwrap().code, "HOOK_EXECUTION_FAILURE");
         assert_eq!(f.hang_deployments.len(), 1);
         assert_eq!((f.drop_next_events, f.duplicate_next_events), (1, 2));
