@@ -308,12 +308,18 @@ impl Model {
 
     /// A running EC2 instance outside every Elastigroup, carrying `tags`.
     pub(crate) fn add_loose_instance(&mut self, tags: Vec<Tag>) -> InstanceId {
-        let id = self.next_instance_id();
-        let ip = self.next_ip();
-        self.loose.push(Instance {
-            id: id.clone(),
+        let instance = self.running_instance(tags);
+        let id = instance.id.clone();
+        self.loose.push(instance);
+        id
+    }
+
+    /// A new instance, Running now with `tags` (blue at setup, or loose).
+    pub(crate) fn running_instance(&mut self, tags: Vec<Tag>) -> Instance {
+        Instance {
+            id: self.next_instance_id(),
             state: InstanceState::Running,
-            ip,
+            ip: self.next_ip(),
             created_at: self.now,
             tags,
             running_at: Some(self.now),
@@ -321,8 +327,7 @@ impl Model {
             tag_delay_ms: 0,
             gone_at: None,
             green_of: None,
-        });
-        id
+        }
     }
 
     /// `DescribeInstances` filtered by instance id: every EC2 instance among `ids`, in `ids` order.

@@ -29,20 +29,7 @@ impl Model {
         for _ in 0..setup.capacity.target {
             let mut tags = setup.group_tags.clone();
             tags.extend(setup.blue_tags.iter().cloned());
-            let id = self.next_instance_id();
-            let ip = self.next_ip();
-            instances.push(Instance {
-                id,
-                state: InstanceState::Running,
-                ip,
-                created_at: self.now,
-                tags,
-                running_at: Some(self.now),
-                late_tags: Vec::new(),
-                tag_delay_ms: 0,
-                gone_at: None,
-                green_of: None,
-            });
+            instances.push(self.running_instance(tags));
         }
         let group = crate::model::Group {
             id: setup.id.clone(),
