@@ -188,16 +188,16 @@ fn allowed(plan: &Plan, seen: &Seen, i: usize) -> Allowed {
     if r.mistake.is_some() || g.f3_mistake {
         a.kinds.insert("Rejected");
         a.why.push("a setup mistake preflight must reject");
-        if r.mistake == Some(crate::dst::scheduler::Mistake::GreenTagIsBlue) && plan.shares(i) {
-            // A rollout before it on the group moved the deployment group's tags to its own green
-            // (Finalize), so the old blue tag it reuses is no longer blue's.
-            a.kinds.insert("Succeeded");
-            a.why.push("an earlier rollout moved the deployment group off the tag it reuses");
+        // A rollout before it on the group may have moved the deployment group's tags to its own green
+        // (Finalize): the old blue tag it reuses is then no longer blue's, and it runs like any other.
+        let reused_tag_freed = r.mistake == Some(crate::dst::scheduler::Mistake::GreenTagIsBlue) && plan.shares(i);
+        if !reused_tag_freed {
+            if r.cancel.is_some() {
+                a.kinds.insert("RolledBack");
+            }
+            return a;
         }
-        if r.cancel.is_some() {
-            a.kinds.insert("RolledBack");
-        }
-        return a;
+        a.why.push("an earlier rollout may have moved the deployment group off the tag it reuses");
     }
     let mut doomed = Vec::new();
     if dg_has(&plan.cloud.fail_deployments) {
