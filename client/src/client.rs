@@ -83,9 +83,27 @@ impl Client {
         Ok(url)
     }
 
+    /// Refuses `request` when its requestId already names a rollout created from a different request
+    /// (another fingerprint). Only when the table is readable: if it is not (no permission, not there
+    /// yet), the request is sent, and greenfleet's `Rollout Request Conflicted` event is the answer.
+    async fn refuse_conflict(&self, request: &RolloutRequest) -> Result<(), ClientError> {
+        let Ok(Some(saga)) = self.load(&request.rollout_id()).await else { return Ok(()) };
+        match greenfleet_core::fingerprint::conflict(&saga, request) {
+            Some(c) => Err(ClientError::RequestConflict {
+                request_id: c.request_id.to_string(),
+                differences: c.differences.clone(),
+                message: c.explain(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Sends the request to greenfleet's intake queue; returns the rollout it starts. Publishing the
-    /// same request id again starts no second rollout.
+    /// same request id again starts no second rollout; publishing it for a different request is
+    /// refused ([`ClientError::RequestConflict`]) before sending when greenfleet's table is readable,
+    /// and by greenfleet (a `Rollout Request Conflicted` event) otherwise.
     pub async fn publish(&self, request: &RolloutRequest) -> Result<RolloutId, ClientError> {
+        self.refuse_conflict(request).await?;
         let url = self.intake_url().await?;
         self.sqs.send_message().queue_url(url).message_body(Self::encode(request)).send().await.map_err(|e| {
             if e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist()) {
@@ -101,8 +119,10 @@ impl Client {
     }
 
     /// Puts the request on greenfleet's EventBridge bus (detail-type `Rollout Requested`), where a
-    /// rule routes it to the intake queue; returns the rollout it starts.
+    /// rule routes it to the intake queue; returns the rollout it starts. A reused requestId is
+    /// handled as by [`Self::publish`].
     pub async fn publish_via_bus(&self, request: &RolloutRequest) -> Result<RolloutId, ClientError> {
+        self.refuse_conflict(request).await?;
         self.put_on_bus(ROLLOUT_REQUESTED, Self::encode(request)).await?;
         Ok(request.rollout_id())
     }
@@ -165,6 +185,11 @@ impl Client {
 
     /// Where rollout `id` is; `None` while greenfleet has not accepted it (yet).
     pub async fn status(&self, id: &RolloutId) -> Result<Option<RolloutStatus>, ClientError> {
+        Ok(self.load(id).await?.as_ref().map(RolloutStatus::from))
+    }
+
+    /// The stored saga of rollout `id`, if any.
+    async fn load(&self, id: &RolloutId) -> Result<Option<Saga>, ClientError> {
         let table_name = self.names.table();
         let out = self
             .dynamo
@@ -190,7 +215,7 @@ impl Client {
             .and_then(|v| v.as_s().ok())
             .ok_or_else(|| unreadable(format!("no `{}` string", table::STATE)))?;
         let saga: Saga = serde_json::from_str(state).map_err(|e| unreadable(e.to_string()))?;
-        Ok(Some(RolloutStatus::from(&saga)))
+        Ok(Some(saga))
     }
 }
 
@@ -206,6 +231,18 @@ mod tests {
             .endpoint_url("http://127.0.0.1:9")
             .build();
         Client::new(&cfg, "greenfleet").expect("a valid prefix")
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_table_leaves_the_conflict_check_to_greenfleet() {
+        let request = crate::RequestBuilder::new("shop-6.0", "sig-1234abcd", "shop", "shop-bg")
+            .s3_revision("releases", "shop/6.0.zip", crate::BundleType::Zip)
+            .requested_by("ci")
+            .build()
+            .expect("valid");
+        // The table cannot be read here: the request goes on to be sent (and fails only at SQS).
+        let e = offline().publish(&request).await.expect_err("no endpoint");
+        assert!(matches!(e, ClientError::Aws { service: "SQS", .. }), "{e:?}");
     }
 
     #[tokio::test]

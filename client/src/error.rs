@@ -12,6 +12,17 @@ pub enum ClientError {
     /// The request does not validate: nothing was sent.
     #[error("not sent: {0}")]
     InvalidRequest(#[from] RequestError),
+    /// The requestId already names a rollout created from a different request: nothing was sent.
+    /// Publish the request under a new requestId.
+    #[error("not sent: {message}")]
+    RequestConflict {
+        /// The reused request id.
+        request_id: String,
+        /// What differs, each as `field: existing → this request`.
+        differences: Vec<String>,
+        /// The whole explanation, with what to do.
+        message: String,
+    },
     /// An approval or cancel with an unusable field: nothing was sent.
     #[error("not sent: {0}")]
     InvalidCommand(#[from] InvalidCommand),

@@ -24,12 +24,22 @@ pub enum LifecycleKind {
     RolledBack,
     /// Something is left to do by hand.
     NeedsAttention,
+    /// A request reused the requestId of an existing rollout for a different request: refused, and the
+    /// rollout left as it is. Not an end of that rollout; `reason` says what differs and what to do.
+    RequestConflicted,
 }
 
 impl LifecycleKind {
     /// Every kind, in the order a rollout can meet them.
-    pub const ALL: [Self; 6] =
-        [Self::Accepted, Self::Rejected, Self::Started, Self::Succeeded, Self::RolledBack, Self::NeedsAttention];
+    pub const ALL: [Self; 7] = [
+        Self::Accepted,
+        Self::Rejected,
+        Self::Started,
+        Self::Succeeded,
+        Self::RolledBack,
+        Self::NeedsAttention,
+        Self::RequestConflicted,
+    ];
 
     /// The EventBridge detail-type, e.g. `Rollout Succeeded`.
     #[must_use]
@@ -41,6 +51,7 @@ impl LifecycleKind {
             Self::Succeeded => "Rollout Succeeded",
             Self::RolledBack => "Rollout RolledBack",
             Self::NeedsAttention => "Rollout NeedsAttention",
+            Self::RequestConflicted => "Rollout Request Conflicted",
         }
     }
 }
@@ -74,7 +85,7 @@ pub struct LifecycleEvent {
     pub revision: Option<String>,
     /// Outcome, for terminal events.
     pub outcome: Option<String>,
-    /// Why, for Rejected / RolledBack / NeedsAttention.
+    /// Why, for Rejected / RolledBack / NeedsAttention; for RequestConflicted, what differs and what to do.
     pub reason: Option<String>,
     /// What is left to do by hand (NeedsAttention).
     pub left: Vec<String>,
@@ -117,6 +128,37 @@ impl LifecycleEvent {
             accepted_at: Some(saga.created_at),
             at: now,
             duration_ms: Some(now.since(saga.created_at)),
+        }
+    }
+
+    /// The `Rollout Request Conflicted` event: `refused` reused the requestId of `saga`'s rollout for a
+    /// different request. It describes the refused request (its target and revision) and names the
+    /// existing rollout; `reason` lists what differs and says to publish under a new requestId. Its
+    /// id carries the refused request's fingerprint, so each different request is reported once.
+    #[must_use]
+    pub fn request_conflicted(
+        saga: &Saga,
+        refused: &crate::request::RolloutRequest,
+        conflict: &crate::fingerprint::Conflict,
+        now: Timestamp,
+    ) -> Self {
+        let kind = LifecycleKind::RequestConflicted;
+        Self {
+            kind,
+            event_id: format!("{}:{kind:?}:{}", saga.id, conflict.fingerprint),
+            rollout_id: Some(saga.id.clone()),
+            request_id: Some(refused.request_id.to_string()),
+            elastigroup_id: Some(refused.elastigroup_id.clone()),
+            application: Some(refused.application.clone()),
+            deployment_group: Some(refused.deployment_group.clone()),
+            deployment_id: None,
+            revision: Some(refused.revision.describe()),
+            outcome: None,
+            reason: Some(conflict.explain()),
+            left: Vec::new(),
+            accepted_at: Some(saga.created_at),
+            at: now,
+            duration_ms: None,
         }
     }
 

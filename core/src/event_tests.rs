@@ -11,6 +11,7 @@ use crate::saga::{Outcome, Phase};
 const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/lifecycle-event.v1.json");
 const EXAMPLE_REQUEST: &str = include_str!("../../examples/request.json");
 const EXAMPLE_EVENT: &str = include_str!("../../examples/lifecycle-event.json");
+const EXAMPLE_CONFLICT: &str = include_str!("../../examples/request-conflicted-event.json");
 const ACCEPTED_AT: Timestamp = Timestamp(1_764_151_200_000);
 const AT: Timestamp = Timestamp(1_764_151_413_000);
 
@@ -20,7 +21,7 @@ fn saga_for(kind: LifecycleKind) -> Saga {
     let mut saga = crate::accept(request, ACCEPTED_AT).next;
     let deployed = |s: &mut Saga| s.facts.deployment_id = DeploymentId::parse("d-7QX2KD91A").ok();
     match kind {
-        LifecycleKind::Accepted => {}
+        LifecycleKind::Accepted | LifecycleKind::RequestConflicted => {}
         LifecycleKind::Rejected => {
             saga.phase = Phase::Done(Outcome::Rejected {
                 reason: "deployment group shop-bg is IN_PLACE; make it BLUE_GREEN (F1)".into(),
@@ -46,9 +47,30 @@ fn saga_for(kind: LifecycleKind) -> Saga {
     saga
 }
 
-/// Every event greenfleet can publish: one per kind for a rollout, plus the rejection of an unreadable request.
+/// The kinds a saga's own transitions publish (all but RequestConflicted, published for another request).
+fn saga_kinds() -> impl Iterator<Item = LifecycleKind> {
+    LifecycleKind::ALL.into_iter().filter(|k| *k != LifecycleKind::RequestConflicted)
+}
+
+/// The example request published again under its requestId with revision 6.1 and tag `version=6.1`.
+fn conflicting_request() -> crate::request::RolloutRequest {
+    let body = EXAMPLE_REQUEST.replace("shop/6.0.zip", "shop/6.1.zip").replace("\"6.0\"", "\"6.1\"");
+    parse_request(body.as_bytes()).expect("still valid")
+}
+
+/// The `Rollout Request Conflicted` event of [`conflicting_request`].
+fn conflict_event() -> LifecycleEvent {
+    let saga = saga_for(LifecycleKind::Succeeded);
+    let refused = conflicting_request();
+    let conflict = crate::fingerprint::conflict(&saga, &refused).expect("a conflict");
+    LifecycleEvent::request_conflicted(&saga, &refused, &conflict, AT)
+}
+
+/// Every event greenfleet can publish: one per kind for a rollout, a conflict, plus the rejection of an
+/// unreadable request.
 fn every_event() -> Vec<LifecycleEvent> {
-    let mut v: Vec<_> = LifecycleKind::ALL.iter().map(|&k| LifecycleEvent::for_saga(&saga_for(k), k, AT)).collect();
+    let mut v: Vec<_> = saga_kinds().map(|k| LifecycleEvent::for_saga(&saga_for(k), k, AT)).collect();
+    v.push(conflict_event());
     v.push(LifecycleEvent::invalid_request(Some("bad-1".into()), "not valid JSON".into(), AT));
     v.push(LifecycleEvent::invalid_request(None, "not valid JSON".into(), AT));
     v
@@ -196,7 +218,7 @@ fn the_validator_refuses_what_the_schema_does_not_allow() {
 
 #[test]
 fn each_kind_carries_what_a_subscriber_needs() {
-    for event in every_event().into_iter().take(LifecycleKind::ALL.len()) {
+    for event in every_event().into_iter().take(saga_kinds().count()) {
         let terminal = !matches!(event.kind, LifecycleKind::Accepted | LifecycleKind::Started);
         assert_eq!(event.outcome.is_some(), terminal, "{:?}", event.kind);
         if terminal {
@@ -213,6 +235,36 @@ fn each_kind_carries_what_a_subscriber_needs() {
         assert_eq!(event.event_id, format!("shop-6.0:{:?}", event.kind));
         assert!(event.kind.detail_type().ends_with(&format!("{:?}", event.kind)));
     }
+}
+
+#[test]
+fn a_conflict_names_the_request_the_difference_and_what_to_do_and_ends_nothing() {
+    let event = conflict_event();
+    assert_eq!(event.kind.detail_type(), "Rollout Request Conflicted");
+    assert_eq!(event.request_id.as_deref(), Some("shop-6.0"));
+    assert_eq!(event.rollout_id.as_ref().map(RolloutId::as_str), Some("shop-6.0"));
+    assert_eq!(event.outcome, None, "the existing rollout did not end");
+    let reason = event.reason.as_deref().unwrap_or_default();
+    for want in
+        ["revision: ", "shop/6.0.zip", "shop/6.1.zip", "greenTags: ", "version=6.1", "publish it under a new requestId"]
+    {
+        assert!(reason.contains(want), "{want} not in {reason}");
+    }
+    assert!(event.event_id.starts_with("shop-6.0:RequestConflicted:v1:"), "{}", event.event_id);
+    if std::env::var_os("GREENFLEET_WRITE_SCHEMA").is_some() {
+        let mut pretty = serde_json::to_string_pretty(&event).expect("serialises");
+        pretty.push('\n');
+        std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/request-conflicted-event.json"), pretty)
+            .expect("write the example");
+    }
+    let example: Value =
+        serde_json::from_str(EXAMPLE_CONFLICT).expect("examples/request-conflicted-event.json is JSON");
+    assert!(errors_of(&example).is_empty(), "{:?}", errors_of(&example));
+    assert_eq!(
+        serde_json::to_value(&event).expect("serialises"),
+        example,
+        "the README's conflict example is what greenfleet publishes"
+    );
 }
 
 #[test]

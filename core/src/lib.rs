@@ -3,6 +3,7 @@
 //! * [`request`] — the rollout request (schemaVersion 1), its validation and JSON Schema; `duplicate_keys`
 //!   refuses a document with a key given twice.
 //! * [`preflight`] — the field facts F1–F4 as named rules; [`plan`] — what a rollout would do (`greenfleet plan`).
+//! * [`fingerprint`] — what a requestId was first used for; a different request under it is a conflict.
 //! * [`saga`] — the saga's state, steps, compensations and outcomes.
 //! * [`machine`] — `handle(&Saga, Input, now) -> Transition`: decide, never do.
 //! * [`effect`] — effects (calls, wake-ups, events) and inputs, as plain data.
@@ -21,6 +22,7 @@ mod duplicate_keys;
 pub mod effect;
 pub mod event;
 mod finalize;
+pub mod fingerprint;
 mod forward;
 pub mod ids;
 pub mod layout;

@@ -67,6 +67,7 @@ pub enum SagaError {
 pub fn accept(request: RolloutRequest, now: Timestamp) -> Transition {
     let saga = Saga {
         id: request.rollout_id(),
+        fingerprint: Some(crate::fingerprint::fingerprint(&request)),
         request: std::sync::Arc::new(request),
         version: 0,
         fence: 0,

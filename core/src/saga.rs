@@ -18,6 +18,11 @@ pub struct Saga {
     pub id: RolloutId,
     /// What was asked (shared: it never changes, so copies of the saga need not copy it).
     pub request: Arc<RolloutRequest>,
+    /// The fingerprint of `request` ([`crate::fingerprint`]): a later publication of the same requestId
+    /// with another fingerprint is a conflict, refused. `None` in sagas written before fingerprints
+    /// existed, which match any request with their id (as they always did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     /// Store version, bumped by every write (optimistic concurrency).
     pub version: u64,
     /// Bumped every time the saga enters a step; step and timer messages carry it, so stale ones are ignored.

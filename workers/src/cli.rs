@@ -99,6 +99,7 @@ pub enum Command {
         recent: usize,
     },
     /// Publish a rollout request (validated here first) to the intake queue, or to greenfleet's bus.
+    /// Exit status 2 when it is invalid or its requestId already names a rollout of a different request.
     Submit {
         /// The request file (JSON, schemaVersion 1); `-` reads standard input.
         file: PathBuf,

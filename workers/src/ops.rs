@@ -64,8 +64,9 @@ pub async fn infra_down(args: &AwsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `greenfleet submit`: validates locally first, so a bad request is refused before it is sent;
-/// publishes through the same client other services use (`greenfleet-client`).
+/// `greenfleet submit`: validates locally first, so a bad request is refused before it is sent (exit
+/// 2), as is a request whose requestId already names a rollout of a different request (when the table
+/// is readable); publishes through the same client other services use (`greenfleet-client`).
 pub async fn submit(args: &AwsArgs, body: &[u8], via_bus: bool) -> anyhow::Result<ExitCode> {
     let request = match greenfleet_core::request::parse_request(body) {
         Ok(r) => r,
@@ -76,7 +77,16 @@ pub async fn submit(args: &AwsArgs, body: &[u8], via_bus: bool) -> anyhow::Resul
     };
     let sdk = greenfleet_infra::aws::load_sdk_config().await;
     let client = greenfleet_client::Client::new(&sdk, &args.prefix)?;
-    let id = if via_bus { client.publish_via_bus(&request).await? } else { client.publish(&request).await? };
+    let published = if via_bus { client.publish_via_bus(&request).await } else { client.publish(&request).await };
+    let id = match published {
+        Ok(id) => id,
+        // The requestId names a rollout of a different request: refused like an invalid request.
+        Err(e @ greenfleet_client::ClientError::RequestConflict { .. }) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!("submitted rollout {id}; follow it with `greenfleet status {id}`");
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use greenfleet_core::codedeploy_event::{self, QueuedEvent};
 use greenfleet_core::effect::{Effect, Input};
 use greenfleet_core::event::LifecycleEvent;
+use greenfleet_core::fingerprint;
 use greenfleet_core::ids::RolloutId;
 use greenfleet_core::message::StepMessage;
 use greenfleet_core::operator_event::{OperatorCommand, OperatorKind};
@@ -207,10 +208,13 @@ impl Worker {
     }
 
     /// Stores a new saga for `request` and runs its first effects; a duplicate request id finds
-    /// the saga already there (and replays its effects if the first worker died before them).
+    /// the saga already there (and replays its effects if the first worker died before them). The
+    /// same id with a different request (another fingerprint) is refused with a `Rollout Request
+    /// Conflicted` event and the existing rollout left untouched.
     async fn accept(&self, request: RolloutRequest) -> Result<(), WorkerError> {
         let now = self.deps.clock.now();
         let cause = format!("intake:{}", request.request_id);
+        let refused = request.clone();
         let t = greenfleet_core::accept(request, now);
         let mut saga = t.next;
         saga.version = 1;
@@ -222,6 +226,15 @@ impl Worker {
             }
             Err(StoreError::Conflict) => {
                 let existing = self.deps.store.load(&saga.id).await?;
+                // Before the redelivery check: a different request under the same id would otherwise
+                // be taken for a redelivery of the first while the outbox still names `intake:<id>`.
+                let conflicted = existing.as_ref().and_then(|s| Some((s, fingerprint::conflict(s, &refused)?)));
+                if let Some((s, conflict)) = conflicted {
+                    warn!(rollout_id = %s.id, fingerprint = %conflict.fingerprint, "{}", conflict.explain());
+                    let event = LifecycleEvent::request_conflicted(s, &refused, &conflict, now);
+                    self.deps.bus.publish(&event).await?;
+                    return Ok(());
+                }
                 match existing {
                     Some(s) if s.outbox.cause.as_deref() == Some(cause.as_str()) => {
                         debug!(rollout_id = %s.id, "intake redelivered; replaying its effects");
@@ -430,3 +443,7 @@ fn log_transition(before: &Saga, after: &Saga) {
         info!(rollout_id = %after.id, step = %after.phase.name(), from = %before.phase.name(), "{}", after.waiting_for());
     }
 }
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

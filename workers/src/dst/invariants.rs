@@ -333,7 +333,9 @@ pub(crate) fn final_checks(d: &Driver) -> Vec<String> {
         let terminal: BTreeSet<&str> = events
             .iter()
             .filter(|e| e.rollout_id.as_ref() == Some(&saga.id))
-            .filter(|e| !matches!(e.kind, LifecycleKind::Accepted | LifecycleKind::Started))
+            .filter(|e| {
+                !matches!(e.kind, LifecycleKind::Accepted | LifecycleKind::Started | LifecycleKind::RequestConflicted)
+            })
             .map(|e| e.kind.detail_type())
             .collect();
         let expected = match outcome {

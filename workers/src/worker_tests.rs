@@ -1,0 +1,87 @@
+//! The worker's intake against a reused requestId: the same request again is a duplicate, a different
+//! one is refused with a `Rollout Request Conflicted` event and changes nothing.
+
+use greenfleet_core::event::LifecycleKind;
+
+use crate::demo::{DEMO_LIMIT_MS, DEMO_START};
+use crate::embedded::Embedded;
+use crate::scenarios;
+
+/// The scenario's request reused for revision 6.1, green tag `version=6.1`.
+fn conflicting(s: &scenarios::Scenario) -> String {
+    let mut r = s.request();
+    r["revision"]["s3"]["key"] = "shop/6.1.zip".into();
+    r["greenTags"] = serde_json::json!([{"key": "version", "value": "6.1"}]);
+    r.to_string()
+}
+
+fn conflicts(env: &Embedded) -> Vec<greenfleet_core::event::LifecycleEvent> {
+    env.bus.events().into_iter().filter(|e| e.kind == LifecycleKind::RequestConflicted).collect()
+}
+
+#[tokio::test]
+async fn a_different_request_under_a_used_request_id_is_refused_and_changes_nothing() {
+    let s = scenarios::demo().into_iter().find(|s| s.name == "shop-6.0").expect("the shop scenario");
+    let env = Embedded::new(DEMO_START);
+    s.install(&env.cloud);
+    env.submit(&s.request().to_string()).await;
+    env.pump().await;
+    let first = env.store.all().into_iter().next().expect("saga stored");
+    // Still the intake's transition: a different request must not be taken for its redelivery.
+    assert_eq!(first.outbox.cause.as_deref(), Some("intake:shop-6.0"));
+    let (writes, published) = (env.store.writes(), env.bus.events().len());
+
+    env.submit(&conflicting(&s)).await;
+    assert_eq!(env.pump().await, 1);
+    assert_eq!(env.store.all(), vec![first.clone()], "the saga is untouched");
+    assert_eq!(env.store.writes(), writes);
+    let events = env.bus.events();
+    assert_eq!(events.len(), published + 1, "only the conflict event: {events:?}");
+    let [conflict] = conflicts(&env).try_into().expect("one conflict event");
+    assert_eq!(conflict.request_id.as_deref(), Some("shop-6.0"));
+    assert_eq!(conflict.outcome, None);
+    let reason = conflict.reason.unwrap_or_default();
+    for want in [
+        "revision: s3://releases/shop/shop-6.0.zip (zip) → s3://releases/shop/6.1.zip (zip)",
+        "greenTags: version=6.0 → version=6.1",
+        "publish it under a new requestId",
+    ] {
+        assert!(reason.contains(want), "{want} not in {reason}");
+    }
+
+    // The same request again, from someone else: a duplicate, no conflict.
+    let mut again = s.request();
+    again["requestedBy"] = "someone else".into();
+    env.submit(&again.to_string()).await;
+    env.run_until_idle(DEMO_LIMIT_MS, |_| {}).await;
+    let done = env.store.all().into_iter().next().expect("saga stored");
+    assert_eq!(done.outcome().map(|o| o.kind()), Some("Succeeded"));
+    assert_eq!(conflicts(&env).len(), 1);
+
+    // A finished rollout is left alone too.
+    env.submit(&conflicting(&s)).await;
+    env.run_until_idle(DEMO_LIMIT_MS, |_| {}).await;
+    assert_eq!(env.store.all(), vec![done]);
+    assert_eq!(conflicts(&env).len(), 2);
+    assert!(env.bus.events().iter().all(|e| e.kind != LifecycleKind::Rejected));
+    assert_eq!(env.cloud.green_starts(&s.group.id), 1);
+    assert_eq!(env.cloud.deployments_created(&s.deployment_group.name), 1);
+}
+
+#[tokio::test]
+async fn a_saga_stored_without_a_fingerprint_matches_any_request_with_its_id() {
+    let s = scenarios::demo().into_iter().find(|s| s.name == "shop-6.0").expect("the shop scenario");
+    let env = Embedded::new(DEMO_START);
+    s.install(&env.cloud);
+    env.submit(&s.request().to_string()).await;
+    env.run_until_idle(DEMO_LIMIT_MS, |_| {}).await;
+    let mut old = env.store.all().into_iter().next().expect("saga stored");
+    old.fingerprint = None;
+    let expected = old.version;
+    old.version += 1;
+    greenfleet_core::ports::SagaStore::save(env.store.as_ref(), &old, expected).await.expect("saved");
+    env.submit(&conflicting(&s)).await;
+    env.run_until_idle(DEMO_LIMIT_MS, |_| {}).await;
+    assert!(conflicts(&env).is_empty(), "an old saga has no fingerprint to conflict with");
+    assert_eq!(env.store.all(), vec![old]);
+}
