@@ -468,3 +468,44 @@ async fn a_worker_stopped_with_sigterm_exits_cleanly_and_the_other_finishes_its_
     assert_eq!(env.worker(1).exited(), None, "worker 1 kept running");
     env.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_request_id_with_a_different_request_is_refused_and_changes_nothing() {
+    let env = spawn_env().await;
+    let events = env.events_observer().await;
+    let s = env.scenario("shop");
+    env.install(&s);
+    let first = env.request(&s, "shop-reused");
+    env.submit(&first).await;
+    // The same body again (another publisher, same request): a duplicate, nothing refused.
+    let mut same = first.clone();
+    same["requestedBy"] = serde_json::json!("someone-else@example.com");
+    env.submit(&same).await;
+    let saga = env.wait_for_outcome("shop-reused", OUTCOME).await;
+    env.assert_outcome(&saga, "Succeeded");
+
+    // A different revision and green tag under the same requestId: refused by the worker with its own
+    // event (not `Rollout Rejected`), the finished rollout untouched.
+    let mut other = first.clone();
+    other["revision"]["s3"]["key"] = serde_json::json!("shop/6.1.zip");
+    other["greenTags"] = serde_json::json!([{"key": "version", "value": "6.1"}]);
+    env.submit(&other).await;
+    let e = events
+        .wait_for("Rollout Request Conflicted", Duration::from_secs(60), |e| e.field("rolloutId") == "shop-reused")
+        .await;
+    let why = e.field("reason");
+    assert!(why.contains("shop/6.1.zip") && why.contains("version=6.1"), "names what differs: {}", e.detail);
+    assert!(why.contains("new requestId"), "says what to do: {}", e.detail);
+    env.wait_queue_idle(&env.provisioned.intake.url, SETTLE).await;
+    let after = env.wait_for_outcome("shop-reused", OUTCOME).await;
+    assert_eq!(after.version, saga.version, "the rollout was not written again");
+    assert_eq!(after.request, saga.request, "the rollout keeps its own request");
+    assert_eq!(counters(&env, &s), (1, 1), "exactly one Blue/Green start and one deployment");
+    assert!(events.poll(0).await.iter().all(|e| e.detail_type != "Rollout Rejected"), "no rejection was published");
+
+    // `greenfleet submit` reads the table first and refuses before sending, naming the conflict.
+    let (code, out, err) = env.cli(&["submit", "-"], &other.to_string()).await;
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(format!("{out}{err}").contains("shop/6.1.zip"), "{out}{err}");
+    env.shutdown().await;
+}
