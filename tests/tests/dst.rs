@@ -67,6 +67,7 @@ async fn dst_exercises_every_fault_kind() {
         "events duplicated",
         "events lost",
         "events that lie",
+        "conflicting requests",
         "failed writes",
         "messages delayed",
         "messages handled twice",

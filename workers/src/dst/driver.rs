@@ -46,6 +46,8 @@ pub(crate) struct Driver {
     cancelled: Vec<bool>,
     approved: Vec<bool>,
     changed: Vec<bool>,
+    /// Rollouts that were sent a conflicting request under their requestId.
+    pub(crate) conflicted: std::collections::BTreeSet<String>,
 }
 
 impl Driver {
@@ -68,6 +70,7 @@ impl Driver {
             slots,
             seen: Seen::default(),
             deliveries: 0,
+            conflicted: std::collections::BTreeSet::new(),
         }
     }
 
@@ -127,6 +130,15 @@ impl Driver {
                 let body = r.request.to_string();
                 self.ctx.trace(|| format!("submit {}", r.id));
                 self.env.submit(&body).await;
+                if self.ctx.chance(self.plan.hostility.conflicting_request)
+                    && let Some(other) = conflicting(&r.request)
+                {
+                    self.ctx.count("conflicting requests");
+                    self.conflicted.insert(r.id.clone());
+                    let delay = self.rng(|rng| rng.range(0, 30_000));
+                    self.ctx.trace(|| format!("submit a conflicting request under {} (in {delay} ms)", r.id));
+                    let _ = self.env.intake.send(&other.to_string(), delay).await;
+                }
             }
         }
         for (i, b) in self.plan.bursts.iter().enumerate() {
@@ -462,6 +474,21 @@ fn describe(source: Source, body: &str) -> String {
             field(body, "instanceId").map(|i| format!(" ({i})")).unwrap_or_default()
         ),
     }
+}
+
+/// The same request with another revision (an S3 key or GitHub commit changed): what a publisher reusing
+/// a requestId for a new build would send.
+fn conflicting(request: &serde_json::Value) -> Option<serde_json::Value> {
+    let mut other = request.clone();
+    let revision = other.get_mut("revision")?;
+    if let Some(key) = revision.pointer_mut("/s3/key") {
+        *key = serde_json::Value::from(format!("{}.rebuilt", key.as_str()?));
+    } else if let Some(commit) = revision.pointer_mut("/github/commitId") {
+        *commit = serde_json::Value::from("f".repeat(40));
+    } else {
+        return None;
+    }
+    Some(other)
 }
 
 /// A deployment-level event's envelope with its state turned to SUCCESS (and a new event id), whatever

@@ -314,6 +314,7 @@ pub(crate) fn final_checks(d: &Driver) -> Vec<String> {
         }
         let c = calls.get(&saga.id).cloned().unwrap_or_default();
         f.extend(remote_calls(saga, c.starts, c.creates));
+        f.extend(conflict_checks(d, saga, &r.id, &events));
         if let Outcome::NeedsAttention { left, .. } = outcome {
             let worst = c.failures.values().copied().max().unwrap_or(0);
             if worst < MAX_ATTEMPTS {
@@ -428,6 +429,30 @@ pub fn group_end(on_group: &[&Saga], state: &GroupState, scaled_in: impl Fn(&Sag
             }
         }
         _ => {}
+    }
+    f
+}
+
+/// A conflicting request under a rollout's requestId never changes it: the rollout keeps the request
+/// it was created from (whichever copy arrived first), and the other one is refused with its own event.
+fn conflict_checks(
+    d: &Driver,
+    saga: &Saga,
+    id: &str,
+    events: &[greenfleet_core::event::LifecycleEvent],
+) -> Vec<String> {
+    let mut f = Vec::new();
+    if saga.fingerprint.as_deref().is_some_and(|fp| fp != greenfleet_core::fingerprint::fingerprint(&saga.request)) {
+        f.push(format!("{id}'s request no longer matches the fingerprint it was created with"));
+    }
+    let refused = events
+        .iter()
+        .any(|e| e.kind == LifecycleKind::RequestConflicted && e.rollout_id.as_ref().is_some_and(|r| r.as_str() == id));
+    if d.conflicted.contains(id) && !refused {
+        f.push(format!("{id} was sent a conflicting request, but no Rollout Request Conflicted was published"));
+    }
+    if !d.conflicted.contains(id) && refused {
+        f.push(format!("{id} published Rollout Request Conflicted without a conflicting request"));
     }
     f
 }

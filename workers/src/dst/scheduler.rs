@@ -215,6 +215,9 @@ pub struct Hostility {
     /// A deployment event is followed by a forged SUCCESS for the same deployment, which the API
     /// does not confirm (an event is a hint, GetDeployment the truth).
     pub event_lie: u32,
+    /// A rollout request is followed by a different request under the same requestId (issue 13):
+    /// it must be refused with `Rollout Request Conflicted` and never change the rollout.
+    pub conflicting_request: u32,
 }
 
 /// Everything a seed decides up front.
@@ -259,10 +262,12 @@ impl Plan {
             event_duplicate: hot(rng, 40),
             event_jitter_ms: if calm { 0 } else { rng.range(0, 10_000) },
             event_lie: 0,
+            conflicting_request: 0,
         };
         // Drawn last, so the draws above stay what they were for every seed.
         let mut hostility = hostility;
         hostility.event_lie = hot(rng, 15);
+        hostility.conflicting_request = hot(rng, 25);
         let mut cloud = cloud;
         cloud.blue_after_success = match rng.range(0, 2) {
             0 => BlueAfterSuccess::FollowDeploymentGroup,
