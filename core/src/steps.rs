@@ -3,7 +3,7 @@
 use crate::cloud::GreenState;
 use crate::effect::{CallResult, Command, WakeKind};
 use crate::machine::{Cx, DEPLOYMENT_POLL_MS, GREEN_POLL_MS, SagaError};
-use crate::saga::{FinalizeStage, Outcome, Phase};
+use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
 
 impl Cx {
     /// The current step's action: a call, and for waiting steps the next poll.
@@ -143,11 +143,14 @@ impl Cx {
                 });
             }
             Phase::Release => self.done(Outcome::Succeeded),
-            Phase::Compensating { remaining, .. } => {
-                if let Some(step) = remaining.first() {
-                    self.skip_compensation(*step, "did not complete within 10 minutes".into());
-                }
-            }
+            Phase::Compensating { remaining, .. } => match (remaining.first(), f.rollback_deployment.clone()) {
+                // A rollback still moving traffic back to blue: green must stay until a person checks.
+                (Some(Compensation::StopDeployment), Some(rollback)) => self.keep_green(format!(
+                    "CodeDeploy's rollback deployment {rollback} did not end within 10 minutes: traffic may still reach green"
+                )),
+                (Some(step), _) => self.skip_compensation(*step, "did not complete within 10 minutes".into()),
+                (None, _) => {}
+            },
             Phase::Done(_) => {}
         }
         Ok(())

@@ -75,9 +75,15 @@ impl Cx {
         let status = view.status.as_str().to_owned();
         if !view.status.is_terminal() {
             self.saga.stage += 1;
-            // A rollback is followed to its end (bounded by the step's deadline); a stop is quick.
+            // A rollback is followed to its end (bounded by the step's deadline); a stop is quick. A
+            // deployment that will not stop is left behind only when no traffic can have moved.
             if !following && self.saga.stage > STOP_POLLS {
-                self.next_compensation(&format!("deployment {} still {status}; moving on", view.id));
+                let why = format!("deployment {} still {status}", view.id);
+                if self.traffic_may_have_moved() {
+                    self.keep_green(format!("{why} after the stop, and traffic may have moved to green"));
+                } else {
+                    self.next_compensation(&format!("{why}; moving on"));
+                }
             } else {
                 self.wake(WakeKind::Step, GREEN_POLL_MS);
             }
@@ -126,7 +132,7 @@ impl Cx {
 
     /// Compensation must not remove a fleet that may hold traffic: what would remove or shrink green is
     /// left for a person, with why, and only the leases are released.
-    fn keep_green(&mut self, why: String) {
+    pub(crate) fn keep_green(&mut self, why: String) {
         let Phase::Compensating { reason, remaining, mut left } = self.saga.phase.clone() else { return };
         left.push((Compensation::StopDeployment, why.clone()));
         for step in remaining.iter().skip(1).filter(|s| **s != Compensation::ReleaseLeases) {

@@ -99,3 +99,41 @@ fn a_deployment_that_succeeded_before_the_stop_reached_it_is_finalized_not_remov
     assert_eq!(s.outcome(), &Outcome::Succeeded);
     assert!(!s.issued.iter().any(|c| matches!(c, Command::StopGreen { .. })), "green was not undone");
 }
+
+#[test]
+fn a_rollback_still_running_at_the_deadline_keeps_green() {
+    let mut fleet = rerouting_fleet();
+    let mut s = to_await_deployment(request(), &mut fleet);
+    s.cancel();
+    s.complete(CallResult::DeploymentStopped(Ok(())));
+    s.complete(read_rolled_back("d-RB0000001"));
+    s.fire_wake(WakeKind::Step).complete(read_rollback("d-RB0000001", DeploymentStatus::InProgress));
+    s.fire_wake(WakeKind::Deadline);
+    run_to_end(&mut s, &mut fleet);
+    let Outcome::NeedsAttention { left, .. } = s.outcome() else { panic!("{:?}", s.outcome()) };
+    assert!(left.join("\n").contains("rollback deployment d-RB0000001 did not end within 10 minutes"), "{left:?}");
+    assert!(!s.issued.iter().any(is::detach), "green was removed while the rollback may still move traffic");
+}
+
+#[test]
+fn a_deployment_that_will_not_stop_after_traffic_may_have_moved_keeps_green() {
+    let mut fleet = rerouting_fleet();
+    let mut s = to_await_deployment(request(), &mut fleet);
+    s.cancel();
+    s.complete(CallResult::DeploymentStopped(Ok(())));
+    // CodeDeploy keeps answering InProgress, poll after poll.
+    while s.remaining().first() == Some(&Compensation::StopDeployment) {
+        match s.outstanding() {
+            Some(Command::GetDeployment(_)) => {
+                s.complete(read(DeploymentStatus::InProgress));
+            }
+            _ => {
+                s.fire_wake(WakeKind::Step);
+            }
+        }
+    }
+    run_to_end(&mut s, &mut fleet);
+    let Outcome::NeedsAttention { left, .. } = s.outcome() else { panic!("{:?}", s.outcome()) };
+    assert!(left.join("\n").contains("traffic may have moved to green"), "{left:?}");
+    assert!(!s.issued.iter().any(is::detach));
+}
