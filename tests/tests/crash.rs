@@ -22,12 +22,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::types::AttributeValue;
 use greenfleet_core::ids::ElastigroupId;
 use greenfleet_core::saga::Saga;
+use greenfleet_dst::invariants;
 use greenfleet_infra::provision::QueueKind;
 use greenfleet_tests::chaos::Rng;
 use greenfleet_tests::env::{EnvOptions, TestEnv, eventually, spawn_env_with};
 use greenfleet_tests::observer::Seen;
 use greenfleet_workers::demo;
-use greenfleet_workers::dst::invariants;
 use greenfleet_workers::scenarios::Scenario;
 use serde_json::{Value, json};
 

@@ -1,10 +1,10 @@
 //! Deterministic simulation testing: thousands of seeds, each several rollouts at once through the
 //! real saga, worker and executor code on the embedded engine, under the faults the seed draws
-//! (see `greenfleet_workers::dst`). The campaign is split in two so both cores of a CI runner work;
+//! (see `greenfleet_dst`). The campaign is split in two so both cores of a CI runner work;
 //! `GREENFLEET_DST_SEEDS` sets the total. Below it, one test per engine bug the simulation found, with
 //! the seed that found it.
 
-use greenfleet_workers::dst::{self, SeedReport};
+use greenfleet_dst::{self as dst, SeedReport};
 
 /// Seeds per CI run, over both halves.
 const CI_SEEDS: u64 = 2_000;

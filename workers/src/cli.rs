@@ -220,21 +220,6 @@ pub enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         transitions: u64,
     },
-    /// Deterministic simulation testing: run seeds, each many rollouts at once on the embedded engine
-    /// under the faults the seed draws (crashes, races, lost and duplicated messages and events, API
-    /// errors, slow or failing deployments, cancels, outside capacity changes), checking the invariants.
-    /// Prints each failing seed with its trace; exits 1 if any seed fails.
-    Dst {
-        /// How many seeds.
-        #[arg(long, default_value_t = 1_000)]
-        seeds: u64,
-        /// The first seed.
-        #[arg(long, default_value_t = 0)]
-        from: u64,
-        /// A line per seed; with `--seeds 1`, its whole trace.
-        #[arg(long)]
-        verbose: bool,
-    },
 }
 
 /// `greenfleet infra` actions.
@@ -384,12 +369,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             print_budget(&bench::budget().await);
             Ok(ExitCode::SUCCESS)
-        }
-        Command::Dst { seeds, from, verbose } => {
-            let c = crate::dst::campaign(from, seeds, verbose, |line| println!("{line}")).await;
-            println!("outcomes: {:?}; faults injected: {}", c.outcomes, c.faults.describe());
-            println!("{}", c.final_line());
-            Ok(if c.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }

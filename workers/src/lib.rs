@@ -7,7 +7,6 @@ pub mod cli;
 pub mod clock;
 pub mod connect;
 pub mod demo;
-pub mod dst;
 pub mod embedded;
 pub mod executor;
 pub mod ops;

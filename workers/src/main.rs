@@ -10,14 +10,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_filter = match cli.command {
         Command::Worker { .. } => "info",
-        // The simulation makes workers fail on purpose; their warnings are expected noise.
-        Command::Dst { .. } => "off",
         _ => "warn",
     };
     telemetry::init(&cli.log_format, default_filter);
     // The benchmark measures one core; everything else may use them all.
-    // The simulation is deterministic on one thread.
-    let runtime = if matches!(cli.command, Command::Bench { .. } | Command::Dst { .. }) {
+    let runtime = if matches!(cli.command, Command::Bench { .. }) {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()

@@ -19,8 +19,8 @@ use super::faults::{Blow, Ctx, join2, lock};
 use super::invariants::{self, Seen};
 use super::scheduler::{BurstKind, CapacityChange, Plan, Rng, stage_of};
 use super::world::{Slot, install, slot};
-use crate::embedded::Embedded;
-use crate::worker::{Disposition, Source};
+use greenfleet_workers::embedded::Embedded;
+use greenfleet_workers::worker::{Disposition, Source};
 
 /// Virtual time after which a seed stops, done or not.
 pub(crate) const LIMIT_MS: u64 = 48 * 3_600_000;

@@ -120,6 +120,20 @@ impl Campaign {
         format!("{} seeds, {} failed, {:.0} seeds/s", self.seeds, self.failed.len(), self.rate())
     }
 
+    /// Folds in another campaign's counts (seeds run on another thread); wall-clock time is the
+    /// longer of the two, since they ran side by side.
+    pub fn merge(&mut self, other: Campaign) {
+        self.seeds += other.seeds;
+        self.failed.extend(other.failed);
+        self.secs = self.secs.max(other.secs);
+        self.faults.merge(&other.faults);
+        self.deliveries += other.deliveries;
+        self.checks += other.checks;
+        for (k, n) in other.outcomes {
+            *self.outcomes.entry(k).or_default() += n;
+        }
+    }
+
     fn add(&mut self, r: &SeedReport) {
         self.seeds += 1;
         self.faults.merge(&r.faults);

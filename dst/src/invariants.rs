@@ -190,7 +190,7 @@ fn allowed(plan: &Plan, seen: &Seen, i: usize) -> Allowed {
         a.why.push("a setup mistake preflight must reject");
         // A rollout before it on the group may have moved the deployment group's tags to its own green
         // (Finalize): the old blue tag it reuses is then no longer blue's, and it runs like any other.
-        let reused_tag_freed = r.mistake == Some(crate::dst::scheduler::Mistake::GreenTagIsBlue) && plan.shares(i);
+        let reused_tag_freed = r.mistake == Some(crate::scheduler::Mistake::GreenTagIsBlue) && plan.shares(i);
         if !reused_tag_freed {
             if r.cancel.is_some() {
                 a.kinds.insert("RolledBack");

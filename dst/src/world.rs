@@ -11,9 +11,9 @@ use greenfleet_sim::Cloud;
 use super::faults::{Ctx, FaultyBus, FaultyQueue, FaultyStore, Fuse, YieldingLeases};
 use super::recorder::Recorder;
 use super::scheduler::Plan;
-use crate::embedded::{Embedded, SimHealth};
-use crate::executor::Executor;
-use crate::worker::{Deps, Worker};
+use greenfleet_workers::embedded::{Embedded, SimHealth};
+use greenfleet_workers::executor::Executor;
+use greenfleet_workers::worker::{Deps, Worker};
 
 /// One worker, its crash switch, and the rollout whose message it handles now.
 pub(crate) struct Slot {

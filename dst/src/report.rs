@@ -125,7 +125,7 @@ impl SeedReport {
                 let _ = writeln!(s, "    {line}");
             }
         }
-        let _ = writeln!(s, "  reproduce: greenfleet dst --from {} --seeds 1 --verbose", self.seed);
+        let _ = writeln!(s, "  reproduce: cargo dst --from {} --seeds 1 --verbose", self.seed);
         s
     }
 }
