@@ -5,6 +5,7 @@ use crate::cloud::{InstanceState, InstanceView};
 use crate::effect::{CallResult, Command, Inspection, WakeKind};
 use crate::machine::{Cx, MAX_ATTEMPTS, READBACK_DELAY_MS, SagaError};
 use crate::ports::RemoteError;
+use crate::progress::StepProgress;
 use crate::request::ROLLOUT_TAG_KEY;
 use crate::saga::{Compensation, Outcome, Phase};
 
@@ -12,8 +13,8 @@ impl Cx {
     pub(crate) fn act_compensation(&mut self, step: Compensation) -> Result<(), SagaError> {
         let group = self.saga.request.elastigroup_id.clone();
         let f = &self.saga.facts;
-        match (step, self.saga.stage) {
-            (Compensation::StopDeployment, 0) => match f.deployment_id.clone() {
+        match (step, self.saga.progress.stop_sent()) {
+            (Compensation::StopDeployment, None) => match f.deployment_id.clone() {
                 Some(id) => self.stop_deployment(id),
                 // CreateDeployment was sent but its answer never came back: look it up by description.
                 None => {
@@ -21,7 +22,7 @@ impl Cx {
                     self.call(Command::FindDeployment(spec));
                 }
             },
-            (Compensation::StopDeployment, _) => self.act_stop_deployment()?,
+            (Compensation::StopDeployment, Some(_)) => self.act_stop_deployment()?,
             // Stop, or find it by its tags when its id never came back; read back a refused stop.
             (Compensation::StopGreen, _) => self.act_stop_green(),
             (Compensation::RemoveGreen | Compensation::RestoreCapacity, _) => {
@@ -50,7 +51,7 @@ impl Cx {
                     let green = self.green_instances(&seen.instances);
                     if green.is_empty() {
                         self.next_compensation("no green instance left (read back)");
-                    } else if self.saga.stage >= MAX_ATTEMPTS {
+                    } else if self.saga.progress.accepted_calls() >= MAX_ATTEMPTS {
                         self.skip_compensation(step, format!("{} green instances still attached", green.len()));
                     } else {
                         self.note(format!("detaching and terminating {} green instances", green.len()));
@@ -65,12 +66,8 @@ impl Cx {
                 CallResult::Detached(r) | CallResult::CapacitySet(r),
             ) => match r {
                 // Spot applies detaches and capacity changes asynchronously: read back after a pause.
-                // `stage` counts the calls Spot accepted without the read-back agreeing; failed calls
-                // are bounded by `attempt` alone, so a fault burst gets every retry.
-                Ok(()) => {
-                    self.saga.stage += 1;
-                    self.wake(WakeKind::Step, READBACK_DELAY_MS);
-                }
+                // Only accepted calls count as read-back rounds (see `StepProgress::ReadBack`).
+                Ok(()) => self.read_back_after_accepted_call(),
                 Err(e) => self.compensation_retry(step, &e),
             },
             (Compensation::RestoreCapacity, CallResult::Inspected(r)) => match r {
@@ -121,7 +118,7 @@ impl Cx {
                 self.note(note);
                 self.enter(Phase::Release, "releasing the leases");
             }
-        } else if self.saga.stage >= MAX_ATTEMPTS {
+        } else if self.saga.progress.accepted_calls() >= MAX_ATTEMPTS {
             let why = format!("capacity is {now}, expected {snapshot}");
             if compensating {
                 self.skip_compensation(Compensation::RestoreCapacity, why);
@@ -135,6 +132,14 @@ impl Cx {
         Ok(())
     }
 
+    /// Spot accepted a detach, capacity change or deployment-group update, and applies it
+    /// asynchronously: count it, and read the group back after a pause.
+    pub(crate) fn read_back_after_accepted_call(&mut self) {
+        let accepted = self.saga.progress.accepted_calls() + 1;
+        self.saga.progress = StepProgress::ReadBack { accepted };
+        self.wake(WakeKind::Step, READBACK_DELAY_MS);
+    }
+
     pub(crate) fn compensation_retry(&mut self, step: Compensation, err: &RemoteError) {
         self.retry(err, |cx, why| cx.skip_compensation(step, why));
     }
@@ -144,7 +149,7 @@ impl Cx {
         if let Phase::Compensating { left, .. } = &mut self.saga.phase {
             left.push((step, why.clone()));
         }
-        self.next_compensation(&format!("{step:?} could not finish: {why}"));
+        self.next_compensation(&format!("{} could not finish: {why}", step.name()));
     }
 
     pub(crate) fn next_compensation(&mut self, note: &str) {

@@ -47,6 +47,18 @@ pub enum WakeKind {
     Deadline,
 }
 
+impl WakeKind {
+    /// The stable name, e.g. `Poll` (in message ids): a literal, never `Debug` output.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Step => "Step",
+            Self::Poll => "Poll",
+            Self::Deadline => "Deadline",
+        }
+    }
+}
+
 /// A remote operation. The shell's executor maps each to port calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {

@@ -41,6 +41,20 @@ impl LifecycleKind {
         Self::RequestConflicted,
     ];
 
+    /// The stable name, e.g. `Succeeded` (in event ids): a literal, never `Debug` output.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Accepted => "Accepted",
+            Self::Rejected => "Rejected",
+            Self::Started => "Started",
+            Self::Succeeded => "Succeeded",
+            Self::RolledBack => "RolledBack",
+            Self::NeedsAttention => "NeedsAttention",
+            Self::RequestConflicted => "RequestConflicted",
+        }
+    }
+
     /// The EventBridge detail-type, e.g. `Rollout Succeeded`.
     #[must_use]
     pub fn detail_type(self) -> &'static str {
@@ -114,7 +128,7 @@ impl LifecycleEvent {
         };
         Self {
             kind,
-            event_id: format!("{}:{:?}", saga.id, kind),
+            event_id: format!("{}:{}", saga.id, kind.name()),
             rollout_id: Some(saga.id.clone()),
             request_id: Some(saga.request.request_id.to_string()),
             elastigroup_id: Some(saga.request.elastigroup_id.clone()),
@@ -145,7 +159,7 @@ impl LifecycleEvent {
         let kind = LifecycleKind::RequestConflicted;
         Self {
             kind,
-            event_id: format!("{}:{kind:?}:{}", saga.id, conflict.fingerprint),
+            event_id: format!("{}:{}:{}", saga.id, kind.name(), conflict.fingerprint),
             rollout_id: Some(saga.id.clone()),
             request_id: Some(refused.request_id.to_string()),
             elastigroup_id: Some(refused.elastigroup_id.clone()),
