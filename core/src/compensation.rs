@@ -1,12 +1,12 @@
 //! Compensation: undo after a failure, timeout or cancel, reading the group back to verify what it
-//! did (F7). Finalize, which shares the capacity read-back, is in `finalize`.
+//! did (F7). The read-back itself, shared with Finalize, is in `readback`; StopDeployment and StopGreen
+//! have modules of their own.
 
 use crate::cloud::{InstanceState, InstanceView};
-use crate::effect::{CallResult, Command, Inspection, WakeKind};
-use crate::machine::{Cx, MAX_ATTEMPTS, READBACK_DELAY_MS, SagaError};
+use crate::effect::{CallResult, Command};
+use crate::machine::{Cx, MAX_ATTEMPTS, SagaError};
 use crate::ports::RemoteError;
-use crate::progress::StepProgress;
-use crate::request::ROLLOUT_TAG_KEY;
+use crate::readback::ReadBack;
 use crate::saga::{Compensation, Outcome, Phase};
 
 impl Cx {
@@ -71,7 +71,11 @@ impl Cx {
                 Err(e) => self.compensation_retry(step, &e),
             },
             (Compensation::RestoreCapacity, CallResult::Inspected(r)) => match r {
-                Ok(seen) => self.restore_capacity(&seen, true)?,
+                Ok(seen) => match self.read_back_capacity(&seen)? {
+                    ReadBack::Agreed(note) => self.next_compensation(&note),
+                    ReadBack::GaveUp(why) => self.skip_compensation(step, why),
+                    ReadBack::Again => {}
+                },
                 Err(e) => self.compensation_retry(step, &e),
             },
             (Compensation::ReleaseLeases, CallResult::LeasesReleased(r)) => match r {
@@ -81,7 +85,7 @@ impl Cx {
                 }
                 Err(e) => self.compensation_retry(step, &e),
             },
-            (_, other) => self.note(format!("ignored a late result during compensation: {}", result_name(&other))),
+            (_, other) => self.note(format!("ignored a late result during compensation: {}", other.name())),
         }
         Ok(())
     }
@@ -98,46 +102,6 @@ impl Cx {
             })
             .map(|i| i.id.clone())
             .collect()
-    }
-
-    /// Whether `tag` is this rollout's `greenfleet:rollout=<id>`.
-    pub(crate) fn is_rollout_tag(&self, tag: &crate::ids::Tag) -> bool {
-        tag.key == ROLLOUT_TAG_KEY && tag.value == self.saga.id.as_str()
-    }
-
-    /// Sets capacity to the snapshot unless it already is; `compensating` says which step to go on to.
-    pub(crate) fn restore_capacity(&mut self, seen: &Inspection, compensating: bool) -> Result<(), SagaError> {
-        let snapshot = self.saga.facts.snapshot.ok_or_else(|| self.invariant("no capacity snapshot to restore"))?;
-        let now = seen.group.capacity;
-        if now == snapshot {
-            let note = format!("capacity is {snapshot} again (read back)");
-            if compensating {
-                self.next_compensation(&note);
-            } else {
-                // Release gets its own timeline line, as every step does: `watch` shows it too.
-                self.note(note);
-                self.enter(Phase::Release, "releasing the leases");
-            }
-        } else if self.saga.progress.accepted_calls() >= MAX_ATTEMPTS {
-            let why = format!("capacity is {now}, expected {snapshot}");
-            if compensating {
-                self.skip_compensation(Compensation::RestoreCapacity, why);
-            } else {
-                self.needs_attention_after_success(why, Compensation::RestoreCapacity.manual_instructions(&self.saga));
-            }
-        } else {
-            self.note(format!("capacity is {now}; restoring {snapshot}"));
-            self.call(Command::SetCapacity { group: seen.group.id.clone(), capacity: snapshot });
-        }
-        Ok(())
-    }
-
-    /// Spot accepted a detach, capacity change or deployment-group update, and applies it
-    /// asynchronously: count it, and read the group back after a pause.
-    pub(crate) fn read_back_after_accepted_call(&mut self) {
-        let accepted = self.saga.progress.accepted_calls() + 1;
-        self.saga.progress = StepProgress::ReadBack { accepted };
-        self.wake(WakeKind::Step, READBACK_DELAY_MS);
     }
 
     pub(crate) fn compensation_retry(&mut self, step: Compensation, err: &RemoteError) {
@@ -166,24 +130,5 @@ impl Cx {
             let left = left.iter().map(|(c, why)| format!("{} — {why}", c.manual_instructions(&self.saga))).collect();
             self.done(Outcome::NeedsAttention { reason, left });
         }
-    }
-}
-
-pub(crate) fn result_name(r: &CallResult) -> &'static str {
-    match r {
-        CallResult::Inspected(_) => "Inspect",
-        CallResult::LeasesAcquired(_) => "AcquireLeases",
-        CallResult::LeasesReleased(_) => "ReleaseLeases",
-        CallResult::GreenStarted(_) => "StartGreen",
-        CallResult::DeploymentCreated(_) => "CreateDeployment",
-        CallResult::DeploymentFound(_) => "FindDeployment",
-        CallResult::DeploymentRead(_) => "GetDeployment",
-        CallResult::Continued(_) => "ContinueDeployment",
-        CallResult::DeploymentStopped(_) => "StopDeployment",
-        CallResult::GreenStopped(_) => "StopGreen",
-        CallResult::BluePointed(_) => "PointBlue",
-        CallResult::Detached(_) => "Detach",
-        CallResult::CapacitySet(_) => "SetCapacity",
-        CallResult::Health(_) => "CheckHealth",
     }
 }

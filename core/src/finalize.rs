@@ -7,6 +7,7 @@ use crate::cloud::{GreenState, InstanceState};
 use crate::effect::{CallResult, Command, Inspection};
 use crate::machine::{Cx, MAX_ATTEMPTS, SagaError};
 use crate::ports::RemoteError;
+use crate::readback::ReadBack;
 use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
 
 impl Cx {
@@ -55,7 +56,22 @@ impl Cx {
                 self.note(format!("could not read the group ({e}); will look again"));
             }
             (FinalizeStage::RemoveBlue, CallResult::Inspected(Ok(seen))) => self.remove_blue(&seen),
-            (FinalizeStage::RestoreCapacity, CallResult::Inspected(Ok(seen))) => self.restore_capacity(&seen, false)?,
+            (FinalizeStage::RestoreCapacity, CallResult::Inspected(Ok(seen))) => {
+                match self.read_back_capacity(&seen)? {
+                    ReadBack::Agreed(note) => {
+                        // Release gets its own timeline line, as every step does: `watch` shows it too.
+                        self.note(note);
+                        self.enter(Phase::Release, "releasing the leases");
+                    }
+                    ReadBack::GaveUp(why) => {
+                        self.needs_attention_after_success(
+                            why,
+                            Compensation::RestoreCapacity.manual_instructions(&self.saga),
+                        );
+                    }
+                    ReadBack::Again => {}
+                }
+            }
             (FinalizeStage::PointBlue, CallResult::Inspected(Ok(seen))) => self.point_blue(&seen),
             (_, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(())) | CallResult::BluePointed(Ok(()))) => {
                 // As in compensation: only accepted calls count as rounds, then read back after a pause.
@@ -69,8 +85,7 @@ impl Cx {
                 | CallResult::BluePointed(Err(e)),
             ) => retry(self, &e),
             (_, other) => {
-                let name = crate::compensation::result_name(&other);
-                self.note(format!("ignored a late result while finalizing: {name}"));
+                self.note(format!("ignored a late result while finalizing: {}", other.name()));
             }
         }
         Ok(())

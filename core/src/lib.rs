@@ -27,6 +27,8 @@ pub mod fingerprint;
 mod forward;
 pub mod ids;
 pub mod layout;
+pub mod lease;
+pub mod lifecycle;
 pub mod machine;
 pub mod memory;
 pub mod message;
@@ -35,6 +37,8 @@ pub mod plan;
 pub mod ports;
 pub mod preflight;
 pub mod progress;
+mod readback;
+pub mod remote;
 pub mod request;
 pub mod saga;
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::saga::{Compensation, Facts, HistoryEntry, Outbox, Outcome, Phase, Sag
 
 /// Attempts at a call before a step gives up (forward: compensate; compensation: needs attention).
 pub const MAX_ATTEMPTS: u32 = 6;
-pub use crate::step_table::STEP_DEADLINE_MS;
+pub use crate::step_table::{HEALTH_FAILURES, STEP_DEADLINE_MS};
 /// How often green instances are looked at (AwaitGreen, Finalize).
 pub const GREEN_POLL_MS: u64 = 5_000;
 /// Reconcile poll of the CodeDeploy deployment while waiting for events (F11).
@@ -25,8 +25,6 @@ pub const MAX_HISTORY: usize = 300;
 const HISTORY_HEAD: usize = 20;
 /// Pause between a detach or capacity change and reading the group back to verify it.
 pub const READBACK_DELAY_MS: u64 = 2_000;
-/// Consecutive failed health rounds that fail the gate.
-pub const HEALTH_FAILURES: u32 = 3;
 /// How far before the rollout's snapshot a lookup for its CodeDeploy deployment starts
 /// (`createTimeRange.start`, see [`DeploymentSpec::created_after`]). The snapshot is taken before any
 /// CreateDeployment attempt, on some worker's clock, and CodeDeploy stamps `createTime` on AWS's: the

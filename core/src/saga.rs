@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cloud::{BlueAction, Capacity, DeploymentGroupRef, DeploymentStatus, ReadyAction};
 use crate::effect::{Effect, WakeKind};
 use crate::ids::{DeploymentId, GreenDeploymentId, InstanceId, RolloutId, Timestamp};
-use crate::ports::LeaseKey;
+use crate::lease::LeaseKey;
 use crate::request::RolloutRequest;
 
 /// One rollout.
@@ -163,7 +163,7 @@ impl Compensation {
     }
 }
 
-fn opt<T: fmt::Display>(v: Option<&T>) -> String {
+pub(crate) fn opt<T: fmt::Display>(v: Option<&T>) -> String {
     v.map_or_else(|| "(unknown)".to_owned(), ToString::to_string)
 }
 
@@ -220,13 +220,6 @@ pub enum Phase {
 }
 
 impl Phase {
-    /// The stable name, from the step table ([`crate::step_table`]): for logs, timelines, the table's
-    /// `phase` attribute and status. Never derived from Rust identifiers.
-    #[must_use]
-    pub fn name(&self) -> String {
-        self.policy().name.to_owned()
-    }
-
     /// Whether the saga has finished.
     #[must_use]
     pub fn is_done(&self) -> bool {
@@ -259,12 +252,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `Succeeded`, `Rejected`, `RolledBack` or `NeedsAttention`.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        self.names().1
-    }
-
     /// The reason, if any.
     #[must_use]
     pub fn reason(&self) -> Option<&str> {
@@ -380,38 +367,6 @@ impl Saga {
             outcome: self.outcome().map(|o| o.kind().to_owned()),
             created_at: self.created_at,
             updated_at: self.updated_at,
-        }
-    }
-
-    /// A one-line answer to "what is it doing?", e.g. `AwaitGreen: 1/2 green running and tagged, since …`.
-    #[must_use]
-    pub fn waiting_for(&self) -> String {
-        use crate::step_table::Waiting;
-        let f = &self.facts;
-        match self.phase.policy().waiting_for {
-            Waiting::Text(text) => text.to_owned(),
-            Waiting::GreenInstances => {
-                format!("{}/{} green instances running and tagged", f.green_progress.0, f.green_progress.1)
-            }
-            Waiting::Deployment => format!(
-                "CodeDeploy deployment {} ({}), {}/{} instances done",
-                opt(f.deployment_id.as_ref()),
-                f.deployment_status.as_ref().map_or("unknown", DeploymentStatus::as_str),
-                f.instances_done.len(),
-                f.green.len()
-            ),
-            Waiting::HealthRounds => format!("health checks: {} rounds passed", f.health_streak.0),
-            Waiting::Approval => format!("approval (`greenfleet approve {}`)", self.id),
-            Waiting::Finalizing(stage) => format!("finalizing: {stage}"),
-            Waiting::Compensation => match &self.phase {
-                Phase::Compensating { reason, remaining, .. } => {
-                    format!("compensating ({reason}): {} step(s) left", remaining.len())
-                }
-                _ => "compensating".to_owned(),
-            },
-            Waiting::Outcome => self.outcome().map_or_else(String::new, |o| {
-                o.reason().map_or_else(|| o.kind().to_owned(), |r| format!("{}: {r}", o.kind()))
-            }),
         }
     }
 }

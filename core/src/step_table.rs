@@ -9,10 +9,13 @@
 //! history's `step`, the client's status, lifecycle events, the CLI and metrics, so renaming a Rust
 //! identifier must not change one. `tests::every_stable_name_is_pinned` pins them all.
 
+use crate::cloud::DeploymentStatus;
 use crate::event::LifecycleKind;
 use crate::request::RolloutRequest;
-use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
+use crate::saga::{Compensation, FinalizeStage, Outcome, Phase, Saga};
 
+/// Consecutive failed health rounds that fail the gate.
+pub const HEALTH_FAILURES: u32 = 3;
 /// Backstop deadline of steps that only make calls.
 pub const STEP_DEADLINE_MS: u64 = 10 * MINUTE;
 const MINUTE: u64 = 60_000;
@@ -73,9 +76,7 @@ impl Deadline {
 #[must_use]
 pub fn verify_deadline_ms(request: &RolloutRequest) -> u64 {
     let rounds = request.health_check.as_ref().map_or(0, |h| {
-        u64::from(h.consecutive_successes + crate::machine::HEALTH_FAILURES)
-            * u64::from(h.interval_seconds + h.timeout_seconds)
-            * 1_000
+        u64::from(h.consecutive_successes + HEALTH_FAILURES) * u64::from(h.interval_seconds + h.timeout_seconds) * 1_000
     });
     rounds.max(15 * MINUTE)
 }
@@ -172,6 +173,48 @@ impl Phase {
     }
 }
 
+impl Phase {
+    /// The stable name, from the step table: for logs, timelines, the table's `phase` attribute and
+    /// status. Never derived from Rust identifiers.
+    #[must_use]
+    pub fn name(&self) -> String {
+        self.policy().name.to_owned()
+    }
+}
+
+impl Saga {
+    /// A one-line answer to "what is it doing?", e.g. `AwaitGreen: 1/2 green running and tagged, since …`.
+    #[must_use]
+    pub fn waiting_for(&self) -> String {
+        let f = &self.facts;
+        match self.phase.policy().waiting_for {
+            Waiting::Text(text) => text.to_owned(),
+            Waiting::GreenInstances => {
+                format!("{}/{} green instances running and tagged", f.green_progress.0, f.green_progress.1)
+            }
+            Waiting::Deployment => format!(
+                "CodeDeploy deployment {} ({}), {}/{} instances done",
+                crate::saga::opt(f.deployment_id.as_ref()),
+                f.deployment_status.as_ref().map_or("unknown", DeploymentStatus::as_str),
+                f.instances_done.len(),
+                f.green.len()
+            ),
+            Waiting::HealthRounds => format!("health checks: {} rounds passed", f.health_streak.0),
+            Waiting::Approval => format!("approval (`greenfleet approve {}`)", self.id),
+            Waiting::Finalizing(stage) => format!("finalizing: {stage}"),
+            Waiting::Compensation => match &self.phase {
+                Phase::Compensating { reason, remaining, .. } => {
+                    format!("compensating ({reason}): {} step(s) left", remaining.len())
+                }
+                _ => "compensating".to_owned(),
+            },
+            Waiting::Outcome => self.outcome().map_or_else(String::new, |o| {
+                o.reason().map_or_else(|| o.kind().to_owned(), |r| format!("{}: {r}", o.kind()))
+            }),
+        }
+    }
+}
+
 impl FinalizeStage {
     /// The phase name of this stage (`Finalize(AwaitSpot)`) and the stage's own name (`AwaitSpot`).
     #[must_use]
@@ -221,6 +264,12 @@ impl Outcome {
             Self::RolledBack { .. } => ("Done(RolledBack)", "RolledBack"),
             Self::NeedsAttention { .. } => ("Done(NeedsAttention)", "NeedsAttention"),
         }
+    }
+
+    /// `Succeeded`, `Rejected`, `RolledBack` or `NeedsAttention`.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        self.names().1
     }
 
     /// The lifecycle event that announces this ending.

@@ -64,8 +64,7 @@ impl Cx {
             CallResult::DeploymentRead(Ok(view)) => self.stopped_deployment_read(&view),
             CallResult::DeploymentRead(Err(e)) => self.compensation_retry(step, &e),
             other => {
-                let name = crate::compensation::result_name(&other);
-                self.note(format!("ignored a late result during compensation: {name}"));
+                self.note(format!("ignored a late result during compensation: {}", other.name()));
             }
         }
         Ok(())
