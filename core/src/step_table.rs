@@ -8,6 +8,11 @@
 //! Names are string literals, never `Debug` output: they land in the table's `phase` attribute, the
 //! history's `step`, the client's status, lifecycle events, the CLI and metrics, so renaming a Rust
 //! identifier must not change one. `tests::every_stable_name_is_pinned` pins them all.
+//!
+//! To add a step: a [`Phase`] variant, its row here (the compiler asks for it), its pinned name, then
+//! what the compiler asks for next — its action in `steps::act`, its deadline handling in
+//! `steps::on_deadline` — and its results in `forward::on_result`. State the step keeps between
+//! messages goes in a [`crate::progress::StepProgress`] variant of its own, never in a shared counter.
 
 use crate::cloud::DeploymentStatus;
 use crate::event::LifecycleKind;
