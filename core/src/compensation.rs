@@ -1,19 +1,20 @@
 //! Compensation: undo after a failure, timeout or cancel, reading the group back to verify what it
-//! did (F7). Finalize, which shares the capacity read-back, is in `finalize`.
+//! did (F7). The read-back itself, shared with Finalize, is in `readback`; StopDeployment and StopGreen
+//! have modules of their own.
 
 use crate::cloud::{InstanceState, InstanceView};
-use crate::effect::{CallResult, Command, Inspection, WakeKind};
-use crate::machine::{Cx, MAX_ATTEMPTS, READBACK_DELAY_MS, SagaError};
+use crate::effect::{CallResult, Command};
+use crate::machine::{Cx, MAX_ATTEMPTS, SagaError};
 use crate::ports::RemoteError;
-use crate::request::ROLLOUT_TAG_KEY;
+use crate::readback::ReadBack;
 use crate::saga::{Compensation, Outcome, Phase};
 
 impl Cx {
     pub(crate) fn act_compensation(&mut self, step: Compensation) -> Result<(), SagaError> {
         let group = self.saga.request.elastigroup_id.clone();
         let f = &self.saga.facts;
-        match (step, self.saga.stage) {
-            (Compensation::StopDeployment, 0) => match f.deployment_id.clone() {
+        match (step, self.saga.progress.stop_sent()) {
+            (Compensation::StopDeployment, None) => match f.deployment_id.clone() {
                 Some(id) => self.stop_deployment(id),
                 // CreateDeployment was sent but its answer never came back: look it up by description.
                 None => {
@@ -21,7 +22,7 @@ impl Cx {
                     self.call(Command::FindDeployment(spec));
                 }
             },
-            (Compensation::StopDeployment, _) => self.act_stop_deployment()?,
+            (Compensation::StopDeployment, Some(_)) => self.act_stop_deployment()?,
             // Stop, or find it by its tags when its id never came back; read back a refused stop.
             (Compensation::StopGreen, _) => self.act_stop_green(),
             (Compensation::RemoveGreen | Compensation::RestoreCapacity, _) => {
@@ -50,7 +51,7 @@ impl Cx {
                     let green = self.green_instances(&seen.instances);
                     if green.is_empty() {
                         self.next_compensation("no green instance left (read back)");
-                    } else if self.saga.stage >= MAX_ATTEMPTS {
+                    } else if self.saga.progress.accepted_calls() >= MAX_ATTEMPTS {
                         self.skip_compensation(step, format!("{} green instances still attached", green.len()));
                     } else {
                         self.note(format!("detaching and terminating {} green instances", green.len()));
@@ -65,16 +66,16 @@ impl Cx {
                 CallResult::Detached(r) | CallResult::CapacitySet(r),
             ) => match r {
                 // Spot applies detaches and capacity changes asynchronously: read back after a pause.
-                // `stage` counts the calls Spot accepted without the read-back agreeing; failed calls
-                // are bounded by `attempt` alone, so a fault burst gets every retry.
-                Ok(()) => {
-                    self.saga.stage += 1;
-                    self.wake(WakeKind::Step, READBACK_DELAY_MS);
-                }
+                // Only accepted calls count as read-back rounds (see `StepProgress::ReadBack`).
+                Ok(()) => self.read_back_after_accepted_call(),
                 Err(e) => self.compensation_retry(step, &e),
             },
             (Compensation::RestoreCapacity, CallResult::Inspected(r)) => match r {
-                Ok(seen) => self.restore_capacity(&seen, true)?,
+                Ok(seen) => match self.read_back_capacity(&seen)? {
+                    ReadBack::Agreed(note) => self.next_compensation(&note),
+                    ReadBack::GaveUp(why) => self.skip_compensation(step, why),
+                    ReadBack::Again => {}
+                },
                 Err(e) => self.compensation_retry(step, &e),
             },
             (Compensation::ReleaseLeases, CallResult::LeasesReleased(r)) => match r {
@@ -84,7 +85,7 @@ impl Cx {
                 }
                 Err(e) => self.compensation_retry(step, &e),
             },
-            (_, other) => self.note(format!("ignored a late result during compensation: {}", result_name(&other))),
+            (_, other) => self.note(format!("ignored a late result during compensation: {}", other.name())),
         }
         Ok(())
     }
@@ -103,38 +104,6 @@ impl Cx {
             .collect()
     }
 
-    /// Whether `tag` is this rollout's `greenfleet:rollout=<id>`.
-    pub(crate) fn is_rollout_tag(&self, tag: &crate::ids::Tag) -> bool {
-        tag.key == ROLLOUT_TAG_KEY && tag.value == self.saga.id.as_str()
-    }
-
-    /// Sets capacity to the snapshot unless it already is; `compensating` says which step to go on to.
-    pub(crate) fn restore_capacity(&mut self, seen: &Inspection, compensating: bool) -> Result<(), SagaError> {
-        let snapshot = self.saga.facts.snapshot.ok_or_else(|| self.invariant("no capacity snapshot to restore"))?;
-        let now = seen.group.capacity;
-        if now == snapshot {
-            let note = format!("capacity is {snapshot} again (read back)");
-            if compensating {
-                self.next_compensation(&note);
-            } else {
-                // Release gets its own timeline line, as every step does: `watch` shows it too.
-                self.note(note);
-                self.enter(Phase::Release, "releasing the leases");
-            }
-        } else if self.saga.stage >= MAX_ATTEMPTS {
-            let why = format!("capacity is {now}, expected {snapshot}");
-            if compensating {
-                self.skip_compensation(Compensation::RestoreCapacity, why);
-            } else {
-                self.needs_attention_after_success(why, Compensation::RestoreCapacity.manual_instructions(&self.saga));
-            }
-        } else {
-            self.note(format!("capacity is {now}; restoring {snapshot}"));
-            self.call(Command::SetCapacity { group: seen.group.id.clone(), capacity: snapshot });
-        }
-        Ok(())
-    }
-
     pub(crate) fn compensation_retry(&mut self, step: Compensation, err: &RemoteError) {
         self.retry(err, |cx, why| cx.skip_compensation(step, why));
     }
@@ -144,7 +113,7 @@ impl Cx {
         if let Phase::Compensating { left, .. } = &mut self.saga.phase {
             left.push((step, why.clone()));
         }
-        self.next_compensation(&format!("{step:?} could not finish: {why}"));
+        self.next_compensation(&format!("{} could not finish: {why}", step.name()));
     }
 
     pub(crate) fn next_compensation(&mut self, note: &str) {
@@ -161,24 +130,5 @@ impl Cx {
             let left = left.iter().map(|(c, why)| format!("{} — {why}", c.manual_instructions(&self.saga))).collect();
             self.done(Outcome::NeedsAttention { reason, left });
         }
-    }
-}
-
-pub(crate) fn result_name(r: &CallResult) -> &'static str {
-    match r {
-        CallResult::Inspected(_) => "Inspect",
-        CallResult::LeasesAcquired(_) => "AcquireLeases",
-        CallResult::LeasesReleased(_) => "ReleaseLeases",
-        CallResult::GreenStarted(_) => "StartGreen",
-        CallResult::DeploymentCreated(_) => "CreateDeployment",
-        CallResult::DeploymentFound(_) => "FindDeployment",
-        CallResult::DeploymentRead(_) => "GetDeployment",
-        CallResult::Continued(_) => "ContinueDeployment",
-        CallResult::DeploymentStopped(_) => "StopDeployment",
-        CallResult::GreenStopped(_) => "StopGreen",
-        CallResult::BluePointed(_) => "PointBlue",
-        CallResult::Detached(_) => "Detach",
-        CallResult::CapacitySet(_) => "SetCapacity",
-        CallResult::Health(_) => "CheckHealth",
     }
 }

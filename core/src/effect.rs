@@ -8,7 +8,8 @@ use crate::cloud::{
 };
 use crate::event::LifecycleEvent;
 use crate::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, Timestamp};
-use crate::ports::{LeaseKey, LeaseOutcome, RemoteError};
+use crate::lease::{LeaseKey, LeaseOutcome};
+use crate::remote::RemoteError;
 
 /// Something the shell must do after persisting a transition. Every effect is idempotent or guarded,
 /// so replaying the effects of a transition (after a crash) is safe.
@@ -45,6 +46,18 @@ pub enum WakeKind {
     Poll,
     /// The current step's deadline.
     Deadline,
+}
+
+impl WakeKind {
+    /// The stable name, e.g. `Poll` (in message ids): a literal, never `Debug` output.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Step => "Step",
+            Self::Poll => "Poll",
+            Self::Deadline => "Deadline",
+        }
+    }
 }
 
 /// A remote operation. The shell's executor maps each to port calls.
@@ -217,4 +230,27 @@ pub enum Input {
         /// Who.
         by: String,
     },
+}
+
+impl CallResult {
+    /// The name of the call this answers, e.g. `GetDeployment` (for history lines).
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Inspected(_) => "Inspect",
+            Self::LeasesAcquired(_) => "AcquireLeases",
+            Self::LeasesReleased(_) => "ReleaseLeases",
+            Self::GreenStarted(_) => "StartGreen",
+            Self::DeploymentCreated(_) => "CreateDeployment",
+            Self::DeploymentFound(_) => "FindDeployment",
+            Self::DeploymentRead(_) => "GetDeployment",
+            Self::Continued(_) => "ContinueDeployment",
+            Self::DeploymentStopped(_) => "StopDeployment",
+            Self::GreenStopped(_) => "StopGreen",
+            Self::BluePointed(_) => "PointBlue",
+            Self::Detached(_) => "Detach",
+            Self::CapacitySet(_) => "SetCapacity",
+            Self::Health(_) => "CheckHealth",
+        }
+    }
 }

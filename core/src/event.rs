@@ -4,7 +4,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DeploymentId, ElastigroupId, RolloutId, Timestamp};
-use crate::saga::Saga;
 
 /// The EventBridge `source` of greenfleet's events.
 pub const EVENT_SOURCE: &str = "greenfleet";
@@ -40,6 +39,20 @@ impl LifecycleKind {
         Self::NeedsAttention,
         Self::RequestConflicted,
     ];
+
+    /// The stable name, e.g. `Succeeded` (in event ids): a literal, never `Debug` output.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Accepted => "Accepted",
+            Self::Rejected => "Rejected",
+            Self::Started => "Started",
+            Self::Succeeded => "Succeeded",
+            Self::RolledBack => "RolledBack",
+            Self::NeedsAttention => "NeedsAttention",
+            Self::RequestConflicted => "RequestConflicted",
+        }
+    }
 
     /// The EventBridge detail-type, e.g. `Rollout Succeeded`.
     #[must_use]
@@ -98,70 +111,6 @@ pub struct LifecycleEvent {
 }
 
 impl LifecycleEvent {
-    /// The event for `saga` reaching `kind` at `now`.
-    #[must_use]
-    pub fn for_saga(saga: &Saga, kind: LifecycleKind, now: Timestamp) -> Self {
-        let (outcome, reason, left) = match saga.outcome() {
-            Some(o) => (
-                Some(o.kind().to_owned()),
-                o.reason().map(str::to_owned),
-                match o {
-                    crate::saga::Outcome::NeedsAttention { left, .. } => left.clone(),
-                    _ => Vec::new(),
-                },
-            ),
-            None => (None, None, Vec::new()),
-        };
-        Self {
-            kind,
-            event_id: format!("{}:{:?}", saga.id, kind),
-            rollout_id: Some(saga.id.clone()),
-            request_id: Some(saga.request.request_id.to_string()),
-            elastigroup_id: Some(saga.request.elastigroup_id.clone()),
-            application: Some(saga.request.application.clone()),
-            deployment_group: Some(saga.request.deployment_group.clone()),
-            deployment_id: saga.facts.deployment_id.clone(),
-            revision: Some(saga.request.revision.describe()),
-            outcome,
-            reason,
-            left,
-            accepted_at: Some(saga.created_at),
-            at: now,
-            duration_ms: Some(now.since(saga.created_at)),
-        }
-    }
-
-    /// The `Rollout Request Conflicted` event: `refused` reused the requestId of `saga`'s rollout for a
-    /// different request. It describes the refused request (its target and revision) and names the
-    /// existing rollout; `reason` lists what differs and says to publish under a new requestId. Its
-    /// id carries the refused request's fingerprint, so each different request is reported once.
-    #[must_use]
-    pub fn request_conflicted(
-        saga: &Saga,
-        refused: &crate::request::RolloutRequest,
-        conflict: &crate::fingerprint::Conflict,
-        now: Timestamp,
-    ) -> Self {
-        let kind = LifecycleKind::RequestConflicted;
-        Self {
-            kind,
-            event_id: format!("{}:{kind:?}:{}", saga.id, conflict.fingerprint),
-            rollout_id: Some(saga.id.clone()),
-            request_id: Some(refused.request_id.to_string()),
-            elastigroup_id: Some(refused.elastigroup_id.clone()),
-            application: Some(refused.application.clone()),
-            deployment_group: Some(refused.deployment_group.clone()),
-            deployment_id: None,
-            revision: Some(refused.revision.describe()),
-            outcome: None,
-            reason: Some(conflict.explain()),
-            left: Vec::new(),
-            accepted_at: Some(saga.created_at),
-            at: now,
-            duration_ms: None,
-        }
-    }
-
     /// A `Rollout Rejected` event for a request that could not be parsed.
     #[must_use]
     pub fn invalid_request(request_id: Option<String>, reason: String, now: Timestamp) -> Self {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::*;
 use crate::ids::DeploymentId;
 use crate::request::parse_request;
-use crate::saga::{Outcome, Phase};
+use crate::saga::{Outcome, Phase, Saga};
 
 const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/lifecycle-event.v1.json");
 const EXAMPLE_REQUEST: &str = include_str!("../../examples/request.json");

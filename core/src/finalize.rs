@@ -4,9 +4,10 @@
 //! reads back what it did before moving on.
 
 use crate::cloud::{GreenState, InstanceState};
-use crate::effect::{CallResult, Command, Inspection, WakeKind};
-use crate::machine::{Cx, MAX_ATTEMPTS, READBACK_DELAY_MS, SagaError};
+use crate::effect::{CallResult, Command, Inspection};
+use crate::machine::{Cx, MAX_ATTEMPTS, SagaError};
 use crate::ports::RemoteError;
+use crate::readback::ReadBack;
 use crate::saga::{Compensation, FinalizeStage, Outcome, Phase};
 
 impl Cx {
@@ -55,12 +56,26 @@ impl Cx {
                 self.note(format!("could not read the group ({e}); will look again"));
             }
             (FinalizeStage::RemoveBlue, CallResult::Inspected(Ok(seen))) => self.remove_blue(&seen),
-            (FinalizeStage::RestoreCapacity, CallResult::Inspected(Ok(seen))) => self.restore_capacity(&seen, false)?,
+            (FinalizeStage::RestoreCapacity, CallResult::Inspected(Ok(seen))) => {
+                match self.read_back_capacity(&seen)? {
+                    ReadBack::Agreed(note) => {
+                        // Release gets its own timeline line, as every step does: `watch` shows it too.
+                        self.note(note);
+                        self.enter(Phase::Release, "releasing the leases");
+                    }
+                    ReadBack::GaveUp(why) => {
+                        self.needs_attention_after_success(
+                            why,
+                            Compensation::RestoreCapacity.manual_instructions(&self.saga),
+                        );
+                    }
+                    ReadBack::Again => {}
+                }
+            }
             (FinalizeStage::PointBlue, CallResult::Inspected(Ok(seen))) => self.point_blue(&seen),
             (_, CallResult::Detached(Ok(())) | CallResult::CapacitySet(Ok(())) | CallResult::BluePointed(Ok(()))) => {
                 // As in compensation: only accepted calls count as rounds, then read back after a pause.
-                self.saga.stage += 1;
-                self.wake(WakeKind::Step, READBACK_DELAY_MS);
+                self.read_back_after_accepted_call();
             }
             (
                 _,
@@ -70,8 +85,7 @@ impl Cx {
                 | CallResult::BluePointed(Err(e)),
             ) => retry(self, &e),
             (_, other) => {
-                let name = crate::compensation::result_name(&other);
-                self.note(format!("ignored a late result while finalizing: {name}"));
+                self.note(format!("ignored a late result while finalizing: {}", other.name()));
             }
         }
         Ok(())
@@ -134,7 +148,7 @@ impl Cx {
             .collect();
         if blue.is_empty() {
             self.advance(Phase::Finalize(FinalizeStage::PointBlue), "no blue instance left (read back)");
-        } else if self.saga.stage >= MAX_ATTEMPTS {
+        } else if self.saga.progress.accepted_calls() >= MAX_ATTEMPTS {
             let why = format!("{} blue instances still attached", blue.len());
             let todo = format!("detach and terminate {blue:?} from {}", self.saga.request.elastigroup_id);
             self.needs_attention_after_success(why, todo);
@@ -159,7 +173,7 @@ impl Cx {
             let note =
                 format!("deployment group {} selects blue by {} = {wanted} (read back)", self.dg(), wanted.field());
             self.advance(Phase::Finalize(FinalizeStage::RestoreCapacity), note);
-        } else if self.saga.stage >= MAX_ATTEMPTS {
+        } else if self.saga.progress.accepted_calls() >= MAX_ATTEMPTS {
             let why = format!(
                 "the deployment group's {} still read {} after {MAX_ATTEMPTS} updates",
                 wanted.field(),

@@ -6,6 +6,7 @@ use crate::event::LifecycleKind;
 use crate::machine::{Cx, HEALTH_FAILURES, SagaError};
 use crate::ports::{LeaseOutcome, RemoteError};
 use crate::preflight;
+use crate::progress::StepProgress;
 use crate::request::ApprovalMode;
 use crate::saga::{FinalizeStage, Outcome, Phase};
 
@@ -125,7 +126,8 @@ impl Cx {
                 self.note(format!("waiting: rollout {holder} holds {key}"));
             }
             // Busy rounds are waiting, not failures: counted apart, so they leave the retries to errors.
-            self.saga.stage += 1;
+            let rounds = self.saga.progress.busy_rounds() + 1;
+            self.saga.progress = StepProgress::LeaseBusy { rounds };
             self.wake(crate::effect::WakeKind::Step, crate::machine::LOCK_RETRY_MS);
         }
     }
@@ -147,13 +149,14 @@ impl Cx {
         // group scales would wait for green Spot never launches. Wait for it to settle (within the deadline).
         let pending = seen.instances.iter().filter(|i| i.state == InstanceState::Pending).count();
         if pending > 0 {
-            if self.saga.stage == 0 {
+            let rounds = self.saga.progress.settling_rounds();
+            if rounds == 0 {
                 self.note(format!(
                     "{pending} instances of {} still launching; waiting for the group to settle",
                     seen.group.id
                 ));
             }
-            self.saga.stage += 1;
+            self.saga.progress = StepProgress::Settling { rounds: rounds + 1 };
             self.wake(crate::effect::WakeKind::Step, crate::machine::GREEN_POLL_MS);
             return;
         }
@@ -198,8 +201,8 @@ impl Cx {
     /// Applies what GetDeployment (or an event) says of the deployment.
     pub(crate) fn deployment_status(&mut self, view: &DeploymentView) -> Result<(), SagaError> {
         let status = view.status.as_str().to_owned();
-        if self.saga.facts.deployment_status.as_deref() != Some(status.as_str()) {
-            self.saga.facts.deployment_status = Some(status.clone());
+        if self.saga.facts.deployment_status.as_ref() != Some(&view.status) {
+            self.saga.facts.deployment_status = Some(view.status.clone());
             self.note(format!("deployment {} is {status}", view.id));
         }
         match &view.status {
@@ -217,7 +220,7 @@ impl Cx {
     }
 
     pub(crate) fn deployment_succeeded(&mut self) {
-        if matches!(self.saga.phase, Phase::AwaitDeployment | Phase::Verify | Phase::AwaitApproval) {
+        if self.saga.phase.policy().follows_deployment {
             self.enter(Phase::Finalize(FinalizeStage::AwaitSpot), "deployment succeeded; waiting for Spot to finish");
         }
     }
@@ -227,7 +230,6 @@ impl Cx {
         if self.saga.phase != Phase::AwaitDeployment {
             return Ok(());
         }
-        self.saga.facts.ready = true;
         let req = &self.saga.request;
         let f = &self.saga.facts;
         let healthy = req.health_check.as_ref().is_none_or(|h| f.health_streak.0 >= h.consecutive_successes);

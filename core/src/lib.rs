@@ -4,7 +4,8 @@
 //!   refuses a document with a key given twice.
 //! * [`preflight`] — the field facts F1–F4 as named rules; [`plan`] — what a rollout would do (`greenfleet plan`).
 //! * [`fingerprint`] — what a requestId was first used for; a different request under it is a conflict.
-//! * [`saga`] — the saga's state, steps, compensations and outcomes.
+//! * [`saga`] — the saga's state, steps, compensations and outcomes; [`progress`] — typed progress within a step.
+//! * [`step_table`] — every phase's stable name and policy (deadline, cancel, approval, what it waits for).
 //! * [`machine`] — `handle(&Saga, Input, now) -> Transition`: decide, never do.
 //! * [`effect`] — effects (calls, wake-ups, events) and inputs, as plain data.
 //! * [`cloud`] — what greenfleet knows of Spot and CodeDeploy; [`codedeploy_event`] decodes their events.
@@ -26,6 +27,8 @@ pub mod fingerprint;
 mod forward;
 pub mod ids;
 pub mod layout;
+pub mod lease;
+pub mod lifecycle;
 pub mod machine;
 pub mod memory;
 pub mod message;
@@ -33,11 +36,15 @@ pub mod operator_event;
 pub mod plan;
 pub mod ports;
 pub mod preflight;
+pub mod progress;
+mod readback;
+pub mod remote;
 pub mod request;
 pub mod saga;
 #[cfg(test)]
 mod scenarios;
 mod signals;
+pub mod step_table;
 mod steps;
 mod stop_deployment;
 mod stop_green;

@@ -11,8 +11,7 @@ use crate::saga::{Compensation, Facts, HistoryEntry, Outbox, Outcome, Phase, Sag
 
 /// Attempts at a call before a step gives up (forward: compensate; compensation: needs attention).
 pub const MAX_ATTEMPTS: u32 = 6;
-/// Backstop deadline of steps that only make calls.
-pub const STEP_DEADLINE_MS: u64 = 10 * 60_000;
+pub use crate::step_table::{HEALTH_FAILURES, STEP_DEADLINE_MS};
 /// How often green instances are looked at (AwaitGreen, Finalize).
 pub const GREEN_POLL_MS: u64 = 5_000;
 /// Reconcile poll of the CodeDeploy deployment while waiting for events (F11).
@@ -26,8 +25,6 @@ pub const MAX_HISTORY: usize = 300;
 const HISTORY_HEAD: usize = 20;
 /// Pause between a detach or capacity change and reading the group back to verify it.
 pub const READBACK_DELAY_MS: u64 = 2_000;
-/// Consecutive failed health rounds that fail the gate.
-pub const HEALTH_FAILURES: u32 = 3;
 /// How far before the rollout's snapshot a lookup for its CodeDeploy deployment starts
 /// (`createTimeRange.start`, see [`DeploymentSpec::created_after`]). The snapshot is taken before any
 /// CreateDeployment attempt, on some worker's clock, and CodeDeploy stamps `createTime` on AWS's: the
@@ -73,7 +70,7 @@ pub fn accept(request: RolloutRequest, now: Timestamp) -> Transition {
         fence: 0,
         phase: Phase::Preflight,
         attempt: 0,
-        stage: 0,
+        progress: crate::progress::StepProgress::Start,
         seq: 0,
         next_wake: None,
         deadline_wake: None,
@@ -189,10 +186,10 @@ impl Cx {
         self.saga.phase = phase;
         self.saga.fence += 1;
         self.saga.attempt = 0;
-        self.saga.stage = 0;
+        self.saga.progress = crate::progress::StepProgress::Start;
         self.saga.next_wake = None;
         self.saga.phase_since = self.now;
-        let deadline_ms = self.deadline_ms();
+        let deadline_ms = self.saga.phase.policy().deadline.ms(&self.saga.request);
         self.saga.deadline = self.now.plus_ms(deadline_ms);
         let note = note.into();
         if !note.is_empty() {
@@ -224,18 +221,6 @@ impl Cx {
         }
     }
 
-    fn deadline_ms(&self) -> u64 {
-        let t = &self.saga.request.timeouts;
-        match &self.saga.phase {
-            Phase::Lock if t.lock_wait_minutes > 0 => u64::from(t.lock_wait_minutes) * MINUTE,
-            Phase::AwaitGreen => u64::from(t.green_ready_minutes) * MINUTE,
-            Phase::AwaitDeployment => u64::from(t.deployment_minutes) * MINUTE,
-            Phase::AwaitApproval => u64::from(t.approval_minutes) * MINUTE,
-            Phase::Verify => verify_deadline_ms(&self.saga.request),
-            _ => STEP_DEADLINE_MS,
-        }
-    }
-
     /// A retryable error at a call step: try again after a backoff, or give up with `exhausted`.
     pub(crate) fn retry(&mut self, err: &RemoteError, exhausted: impl FnOnce(&mut Self, String)) {
         self.saga.attempt += 1;
@@ -255,12 +240,7 @@ impl Cx {
 
     /// Ends the saga.
     pub(crate) fn done(&mut self, outcome: Outcome) {
-        let kind = match &outcome {
-            Outcome::Succeeded => LifecycleKind::Succeeded,
-            Outcome::Rejected { .. } => LifecycleKind::Rejected,
-            Outcome::RolledBack { .. } => LifecycleKind::RolledBack,
-            Outcome::NeedsAttention { .. } => LifecycleKind::NeedsAttention,
-        };
+        let kind = outcome.event();
         let note = outcome.reason().map_or_else(|| outcome.kind().to_owned(), |r| format!("{}: {r}", outcome.kind()));
         self.enter(Phase::Done(outcome), note);
         self.publish(kind);
@@ -351,15 +331,6 @@ impl Cx {
     pub(crate) fn invariant(&self, what: impl Into<String>) -> SagaError {
         SagaError::Invariant { rollout: self.saga.id.to_string(), what: what.into() }
     }
-}
-
-/// Verify's deadline: 15 minutes, or longer when the health check's rounds need it (a valid request may
-/// ask for 20 rounds 5 minutes apart), with room for the failed rounds that end the gate.
-pub(crate) fn verify_deadline_ms(request: &RolloutRequest) -> u64 {
-    let rounds = request.health_check.as_ref().map_or(0, |h| {
-        u64::from(h.consecutive_successes + HEALTH_FAILURES) * u64::from(h.interval_seconds + h.timeout_seconds) * 1_000
-    });
-    rounds.max(15 * MINUTE)
 }
 
 /// The description greenfleet gives its CodeDeploy deployments; a retry finds the deployment by it (F11).

@@ -66,7 +66,7 @@ impl StepMessage {
         let due = now.plus_ms(delay_ms);
         let id = match kind {
             WakeKind::Deadline => format!("{rollout}:{fence}:deadline"),
-            _ => format!("{rollout}:{fence}:{kind:?}:{seq}"),
+            WakeKind::Step | WakeKind::Poll => format!("{rollout}:{fence}:{}:{seq}", kind.name()),
         };
         Self { rollout_id: rollout.clone(), id, due, body: StepBody::Wake { fence, kind, seq } }
     }

@@ -1,9 +1,6 @@
 //! Ports: the narrow capabilities the saga's shell needs, named for what they do. Adapters live in
 //! `infra` (AWS, Spot), `sim` (the cloud model) and [`crate::memory`] (in-process queues and store).
 
-use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-
 use crate::cloud::{
     BlueSelector, Capacity, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentView, Ec2Instance,
     GreenDeployment, GreenSpec, GroupInstance, GroupView,
@@ -11,41 +8,10 @@ use crate::cloud::{
 use crate::event::LifecycleEvent;
 use crate::ids::{DeploymentId, ElastigroupId, GreenDeploymentId, InstanceId, RolloutId, Timestamp};
 use crate::saga::{Saga, SagaSummary};
+use async_trait::async_trait;
 
-/// A failed call to Spot or CodeDeploy, sorted by what the caller should do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum RemoteError {
-    /// Throttled (429, ThrottlingException): retry later, after `retry_after_ms` if given.
-    #[error("throttled: {message}")]
-    Throttled {
-        /// What the service said.
-        message: String,
-        /// How long the service asked to wait.
-        retry_after_ms: Option<u64>,
-    },
-    /// Timeout, connection failure or 5xx: retry with backoff.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    /// The thing asked for does not exist.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// The service refused the request; retrying the same request will not help.
-    #[error("{code}: {message}")]
-    Rejected {
-        /// The service's error code, e.g. `DeploymentLimitExceededException`.
-        code: String,
-        /// Its message.
-        message: String,
-    },
-}
-
-impl RemoteError {
-    /// Throttling and unavailability are worth retrying; the rest are not.
-    #[must_use]
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Unavailable(_))
-    }
-}
+pub use crate::lease::{LeaseKey, LeaseOutcome};
+pub use crate::remote::RemoteError;
 
 /// Spot Elastigroup operations greenfleet performs.
 #[async_trait]
@@ -149,38 +115,6 @@ pub trait SagaStore: Send + Sync {
     async fn list_active(&self) -> Result<Vec<SagaSummary>, StoreError>;
     /// Recently finished rollouts, newest first, at most `limit`.
     async fn list_recent(&self, limit: usize) -> Result<Vec<SagaSummary>, StoreError>;
-}
-
-/// A lock name: one per Elastigroup and one per deployment group (F12).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct LeaseKey(pub String);
-
-impl LeaseKey {
-    /// The lease on an Elastigroup.
-    #[must_use]
-    pub fn group(id: &ElastigroupId) -> Self {
-        Self(format!("group#{id}"))
-    }
-
-    /// The lease on a deployment group.
-    #[must_use]
-    pub fn deployment_group(g: &DeploymentGroupRef) -> Self {
-        Self(format!("dg#{g}"))
-    }
-}
-
-/// Result of asking for leases.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LeaseOutcome {
-    /// All keys are ours (newly, or already).
-    Acquired,
-    /// One key is held by another rollout.
-    Busy {
-        /// The key.
-        key: LeaseKey,
-        /// Who holds it.
-        holder: RolloutId,
-    },
 }
 
 /// Leases that serialize rollouts per Elastigroup and deployment group.

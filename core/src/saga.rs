@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::{BlueAction, Capacity, DeploymentGroupRef, ReadyAction};
+use crate::cloud::{BlueAction, Capacity, DeploymentGroupRef, DeploymentStatus, ReadyAction};
 use crate::effect::{Effect, WakeKind};
 use crate::ids::{DeploymentId, GreenDeploymentId, InstanceId, RolloutId, Timestamp};
-use crate::ports::LeaseKey;
+use crate::lease::LeaseKey;
 use crate::request::RolloutRequest;
 
 /// One rollout.
@@ -31,8 +31,8 @@ pub struct Saga {
     pub phase: Phase,
     /// Attempts made at the current step's call (for retries with backoff).
     pub attempt: u32,
-    /// Sub-stage within the current step (e.g. 0 = act, 1 = verify by reading back).
-    pub stage: u32,
+    /// What the current step has done so far (reset when a step is entered).
+    pub progress: crate::progress::StepProgress,
     /// Counter for step/poll messages; each carries the value it was sent with.
     pub seq: u64,
     /// The one step/poll message the saga waits for; any other (duplicate, superseded) is ignored.
@@ -73,7 +73,7 @@ pub struct Facts {
     /// The CodeDeploy deployment.
     pub deployment_id: Option<DeploymentId>,
     /// Last known CodeDeploy status.
-    pub deployment_status: Option<String>,
+    pub deployment_status: Option<DeploymentStatus>,
     /// CodeDeploy's error, if it failed.
     pub deployment_error: Option<String>,
     /// Deployment-level events already handled (dedupe, F11).
@@ -86,8 +86,6 @@ pub struct Facts {
     pub blue_action: Option<BlueAction>,
     /// The deployment group's ready action.
     pub ready_action: Option<ReadyAction>,
-    /// CodeDeploy reported READY.
-    pub ready: bool,
     /// ContinueDeployment was called.
     pub continued: bool,
     /// Who approved.
@@ -165,7 +163,7 @@ impl Compensation {
     }
 }
 
-fn opt<T: fmt::Display>(v: Option<&T>) -> String {
+pub(crate) fn opt<T: fmt::Display>(v: Option<&T>) -> String {
     v.map_or_else(|| "(unknown)".to_owned(), ToString::to_string)
 }
 
@@ -222,19 +220,6 @@ pub enum Phase {
 }
 
 impl Phase {
-    /// Short name for logs and timelines.
-    #[must_use]
-    pub fn name(&self) -> String {
-        match self {
-            Self::Finalize(s) => format!("Finalize({s:?})"),
-            Self::Compensating { remaining, .. } => {
-                remaining.first().map_or_else(|| "Compensating".to_owned(), |c| format!("Compensating({c:?})"))
-            }
-            Self::Done(o) => format!("Done({})", o.kind()),
-            other => format!("{other:?}"),
-        }
-    }
-
     /// Whether the saga has finished.
     #[must_use]
     pub fn is_done(&self) -> bool {
@@ -267,17 +252,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `Succeeded`, `Rejected`, `RolledBack` or `NeedsAttention`.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Succeeded => "Succeeded",
-            Self::Rejected { .. } => "Rejected",
-            Self::RolledBack { .. } => "RolledBack",
-            Self::NeedsAttention { .. } => "NeedsAttention",
-        }
-    }
-
     /// The reason, if any.
     #[must_use]
     pub fn reason(&self) -> Option<&str> {
@@ -393,37 +367,6 @@ impl Saga {
             outcome: self.outcome().map(|o| o.kind().to_owned()),
             created_at: self.created_at,
             updated_at: self.updated_at,
-        }
-    }
-
-    /// A one-line answer to "what is it doing?", e.g. `AwaitGreen: 1/2 green running and tagged, since …`.
-    #[must_use]
-    pub fn waiting_for(&self) -> String {
-        let f = &self.facts;
-        match &self.phase {
-            Phase::Preflight => "checking the deployment group and Elastigroup".into(),
-            Phase::Lock => "waiting for the lease on the Elastigroup and deployment group".into(),
-            Phase::Snapshot => "recording capacity and blue instances".into(),
-            Phase::StartGreen => "starting Spot's Blue/Green deployment".into(),
-            Phase::AwaitGreen => {
-                format!("{}/{} green instances running and tagged", f.green_progress.0, f.green_progress.1)
-            }
-            Phase::CreateDeployment => "creating the CodeDeploy deployment".into(),
-            Phase::AwaitDeployment => format!(
-                "CodeDeploy deployment {} ({}), {}/{} instances done",
-                opt(f.deployment_id.as_ref()),
-                f.deployment_status.as_deref().unwrap_or("unknown"),
-                f.instances_done.len(),
-                f.green.len()
-            ),
-            Phase::Verify => format!("health checks: {} rounds passed", f.health_streak.0),
-            Phase::AwaitApproval => format!("approval (`greenfleet approve {}`)", self.id),
-            Phase::Finalize(s) => format!("finalizing: {s:?}"),
-            Phase::Release => "releasing the leases".into(),
-            Phase::Compensating { reason, remaining, .. } => {
-                format!("compensating ({reason}): {} step(s) left", remaining.len())
-            }
-            Phase::Done(o) => o.reason().map_or_else(|| o.kind().to_owned(), |r| format!("{}: {r}", o.kind())),
         }
     }
 }

@@ -1,17 +1,18 @@
 //! Inputs from outside the step flow: CodeDeploy state-change events (deduplicated, any order: F11),
 //! cancel and approve.
 
-use crate::cloud::{DeploymentEvent, EventState};
+use crate::cloud::{DeploymentEvent, DeploymentStatus, EventState};
 use crate::effect::Command;
 use crate::machine::{Cx, SagaError};
 use crate::saga::{Outcome, Phase};
+use crate::step_table::{OnApprove, OnCancel};
 
 impl Cx {
     pub(crate) fn on_event(&mut self, event: &DeploymentEvent) -> Result<(), SagaError> {
         if self.saga.facts.deployment_id.as_ref() != Some(&event.deployment_id) {
             return Ok(());
         }
-        let waiting = matches!(self.saga.phase, Phase::AwaitDeployment | Phase::Verify | Phase::AwaitApproval);
+        let waiting = self.saga.phase.policy().follows_deployment;
         if let Some(instance) = &event.instance {
             if waiting && matches!(event.state, EventState::Success | EventState::Ready) {
                 if !self.saga.facts.instances_done.contains(instance) {
@@ -36,8 +37,9 @@ impl Cx {
         self.note(format!("event {key}"));
         match &event.state {
             EventState::Start => {
-                if self.saga.facts.deployment_status.as_deref().is_none_or(|s| s == "Created" || s == "Queued") {
-                    self.saga.facts.deployment_status = Some("InProgress".into());
+                let before = self.saga.facts.deployment_status.as_ref();
+                if before.is_none_or(|s| matches!(s, DeploymentStatus::Created | DeploymentStatus::Queued)) {
+                    self.saga.facts.deployment_status = Some(DeploymentStatus::InProgress);
                 }
             }
             // An event is a hint; GetDeployment is the truth. READY, SUCCESS, FAILURE and STOP act only
@@ -52,17 +54,17 @@ impl Cx {
 
     pub(crate) fn on_cancel(&mut self, by: &str, reason: &str) -> Result<(), SagaError> {
         let who = format!("cancelled by {by}: {reason}");
-        match &self.saga.phase {
-            Phase::Done(_) => {}
-            Phase::Compensating { .. } => self.note(format!("{who} — already compensating")),
-            Phase::Finalize(_) | Phase::Release => {
+        match self.saga.phase.policy().on_cancel {
+            OnCancel::Finished => {}
+            OnCancel::AlreadyCompensating => self.note(format!("{who} — already compensating")),
+            OnCancel::TooLate => {
                 self.note(format!("{who} — ignored: the deployment already succeeded and green serves traffic"));
             }
-            Phase::Preflight => {
+            OnCancel::EndUnchanged => {
                 self.saga.facts.cancelled = Some(who.clone());
                 self.done(Outcome::RolledBack { reason: format!("{who} before anything changed") });
             }
-            _ => {
+            OnCancel::Compensate => {
                 self.saga.facts.cancelled = Some(who.clone());
                 self.compensate(who);
             }
@@ -71,18 +73,17 @@ impl Cx {
     }
 
     pub(crate) fn on_approve(&mut self, by: &str) -> Result<(), SagaError> {
-        if self.saga.facts.approved_by.is_some() || self.saga.phase.is_done() {
+        if self.saga.facts.approved_by.is_some() {
             return Ok(());
         }
-        match self.saga.phase {
-            Phase::Compensating { .. } | Phase::Finalize(_) | Phase::Release => {
-                self.note(format!("approval by {by} ignored: nothing waits for it"));
-            }
-            Phase::AwaitApproval => {
+        match self.saga.phase.policy().on_approve {
+            OnApprove::Finished => {}
+            OnApprove::NothingWaits => self.note(format!("approval by {by} ignored: nothing waits for it")),
+            OnApprove::Continue => {
                 self.saga.facts.approved_by = Some(by.to_owned());
                 self.enter(Phase::AwaitDeployment, format!("approved by {by}; continuing the deployment"));
             }
-            _ => {
+            OnApprove::InAdvance => {
                 self.saga.facts.approved_by = Some(by.to_owned());
                 self.note(format!("approved in advance by {by}"));
             }

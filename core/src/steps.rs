@@ -113,10 +113,10 @@ impl Cx {
                 "CodeDeploy deployment {} did not finish within {} minutes (last status {}; timeouts.deploymentMinutes)",
                 f.deployment_id.as_ref().map_or("?", |d| d.as_str()),
                 t.deployment_minutes,
-                f.deployment_status.as_deref().unwrap_or("unknown")
+                f.deployment_status.as_ref().map_or("unknown", crate::cloud::DeploymentStatus::as_str)
             )),
             Phase::Verify => {
-                let minutes = crate::machine::verify_deadline_ms(&self.saga.request).div_ceil(60_000);
+                let minutes = crate::step_table::verify_deadline_ms(&self.saga.request).div_ceil(60_000);
                 self.compensate(format!("health checks did not pass within {minutes} minutes"));
             }
             Phase::AwaitApproval => self.compensate(format!(
@@ -138,7 +138,10 @@ impl Cx {
             Phase::Finalize(stage) => {
                 let left = self.finalize_instructions(stage);
                 self.done(Outcome::NeedsAttention {
-                    reason: format!("the deployment succeeded but Finalize({stage:?}) did not complete within 10 minutes"),
+                    reason: format!(
+                        "the deployment succeeded but {} did not complete within 10 minutes",
+                        stage.names().0
+                    ),
                     left: vec![left],
                 });
             }

@@ -12,6 +12,7 @@ use crate::effect::{CallResult, Command, WakeKind};
 use crate::ids::DeploymentId;
 use crate::machine::{Cx, GREEN_POLL_MS, STOP_POLLS, SagaError};
 use crate::ports::RemoteError;
+use crate::progress::StepProgress;
 use crate::saga::{Compensation, FinalizeStage, Phase};
 
 impl Cx {
@@ -55,7 +56,7 @@ impl Cx {
             CallResult::DeploymentStopped(r) => match r {
                 // Already completed or gone: its read says what became of it.
                 Ok(()) | Err(RemoteError::Rejected { .. } | RemoteError::NotFound(_)) => {
-                    self.saga.stage = 1;
+                    self.saga.progress = StepProgress::Stopping { unfinished_reads: 0 };
                     self.act()?;
                 }
                 Err(e) => self.compensation_retry(step, &e),
@@ -63,8 +64,7 @@ impl Cx {
             CallResult::DeploymentRead(Ok(view)) => self.stopped_deployment_read(&view),
             CallResult::DeploymentRead(Err(e)) => self.compensation_retry(step, &e),
             other => {
-                let name = crate::compensation::result_name(&other);
-                self.note(format!("ignored a late result during compensation: {name}"));
+                self.note(format!("ignored a late result during compensation: {}", other.name()));
             }
         }
         Ok(())
@@ -74,10 +74,11 @@ impl Cx {
         let following = self.saga.facts.rollback_deployment.as_ref() == Some(&view.id);
         let status = view.status.as_str().to_owned();
         if !view.status.is_terminal() {
-            self.saga.stage += 1;
+            let unfinished_reads = self.saga.progress.stop_sent().unwrap_or(0) + 1;
+            self.saga.progress = StepProgress::Stopping { unfinished_reads };
             // A rollback is followed to its end (bounded by the step's deadline); a stop is quick. A
             // deployment that will not stop is left behind only when no traffic can have moved.
-            if !following && self.saga.stage > STOP_POLLS {
+            if !following && unfinished_reads >= STOP_POLLS {
                 let why = format!("deployment {} still {status}", view.id);
                 if self.traffic_may_have_moved() {
                     self.keep_green(format!("{why} after the stop, and traffic may have moved to green"));
@@ -100,11 +101,11 @@ impl Cx {
             }
             return;
         }
-        self.saga.facts.deployment_status = Some(status.clone());
+        self.saga.facts.deployment_status = Some(view.status.clone());
         match (&view.rollback, &view.status) {
             (Some(rollback), _) => {
                 self.saga.facts.rollback_deployment = Some(rollback.clone());
-                self.saga.stage = 1;
+                self.saga.progress = StepProgress::Stopping { unfinished_reads: 0 };
                 self.note(format!(
                     "deployment {} is {status}; CodeDeploy rolls it back with deployment {rollback}: following it \
                      before removing green",

@@ -3,7 +3,7 @@
 //!
 //! Spot documents no error for stopping a deployment that already ended or that it does not know, and
 //! a 400 may as well mean a bad request or the wrong account. So a refused stop ends nothing by
-//! itself: greenfleet reads the group's Blue/Green deployment back (stage 1), and only two answers end
+//! itself: greenfleet reads the group's Blue/Green deployment back (`StepProgress::StopGreenReadBack`), and only two answers end
 //! the step — this rollout's deployment in a terminal state, or a `200` that lists no deployment at
 //! all. Anything else (still running, a state greenfleet does not know, another deployment, a read that
 //! fails however it fails) is tried again, and if it persists StopGreen is left on the NeedsAttention
@@ -12,20 +12,21 @@
 use crate::effect::{CallResult, Command, Inspection, WakeKind};
 use crate::machine::{Cx, MAX_ATTEMPTS, SagaError, backoff_ms};
 use crate::ports::RemoteError;
+use crate::progress::StepProgress;
 use crate::request::ROLLOUT_TAG_KEY;
 use crate::saga::Compensation;
 
-/// Stage of StopGreen that sends the stop (or, without an id, looks for the deployment by its tags).
-const STOP: u32 = 0;
-/// Stage of StopGreen that reads the deployment back after Spot refused the stop.
-const READ_BACK: u32 = 1;
+/// StopGreen sends the stop (or, without an id, looks for the deployment by its tags).
+const STOP: StepProgress = StepProgress::Start;
+/// StopGreen reads the deployment back after Spot refused the stop.
+const READ_BACK: StepProgress = StepProgress::StopGreenReadBack;
 
 impl Cx {
     /// StopGreen's call for the current stage.
     pub(crate) fn act_stop_green(&mut self) {
         let group = self.saga.request.elastigroup_id.clone();
         match self.saga.facts.green_deployment.clone() {
-            Some(id) if self.saga.stage == STOP => self.call(Command::StopGreen { group, id }),
+            Some(id) if self.saga.progress != READ_BACK => self.call(Command::StopGreen { group, id }),
             // Its id never came back (look for it by its tags), or Spot refused the stop (read it back).
             _ => self.call(Command::Inspect { group, deployment_group: None }),
         }
@@ -41,14 +42,14 @@ impl Cx {
             CallResult::GreenStopped(Err(e)) => {
                 let id = self.saga.facts.green_deployment.as_ref().map(ToString::to_string).unwrap_or_default();
                 self.note(format!("Spot refused to stop Blue/Green deployment {id} ({e}); reading it back"));
-                self.saga.stage = READ_BACK;
+                self.saga.progress = READ_BACK;
                 self.act()?;
             }
             CallResult::Inspected(Ok(seen)) if self.saga.facts.green_deployment.is_none() => self.find_green(&seen)?,
             CallResult::Inspected(Ok(seen)) => self.green_read_back(&seen),
             CallResult::Inspected(Err(e)) => {
-                let stage = self.saga.stage;
-                self.stop_green_again(&e.to_string(), Some(&e), stage);
+                let progress = self.saga.progress;
+                self.stop_green_again(&e.to_string(), Some(&e), progress);
             }
             _ => {}
         }
@@ -65,7 +66,7 @@ impl Cx {
             Some(g) => {
                 self.note(format!("found Spot Blue/Green deployment {} of this rollout", g.id));
                 self.saga.facts.green_deployment = Some(g.id);
-                self.saga.stage = STOP;
+                self.saga.progress = STOP;
                 self.act()?;
             }
             None => self.next_compensation("Spot started no Blue/Green deployment for this rollout"),
@@ -106,16 +107,16 @@ impl Cx {
         }
     }
 
-    /// Tries StopGreen again at `stage` after a backoff (at least what a throttling `err` asked for) —
+    /// Tries StopGreen again at `progress` (stop or read back) after a backoff (at least what a throttling `err` asked for) —
     /// whatever went wrong, since Spot documents none of it for this call — or, after
     /// [`MAX_ATTEMPTS`], leaves it for a person with `why`.
-    fn stop_green_again(&mut self, why: &str, err: Option<&RemoteError>, stage: u32) {
+    fn stop_green_again(&mut self, why: &str, err: Option<&RemoteError>, progress: StepProgress) {
         self.saga.attempt += 1;
         if self.saga.attempt < MAX_ATTEMPTS {
             let plain = RemoteError::Unavailable(String::new());
             let delay = backoff_ms(self.saga.attempt, self.saga.id.as_str(), err.unwrap_or(&plain));
             self.note(format!("StopGreen attempt {} failed ({why}); trying again in {delay} ms", self.saga.attempt));
-            self.saga.stage = stage;
+            self.saga.progress = progress;
             self.wake(WakeKind::Step, delay);
         } else {
             self.skip_compensation(Compensation::StopGreen, format!("{why} (after {} attempts)", self.saga.attempt));

@@ -339,12 +339,7 @@ pub(crate) fn final_checks(d: &Driver) -> Vec<String> {
             })
             .map(|e| e.kind.detail_type())
             .collect();
-        let expected = match outcome {
-            Outcome::Succeeded => LifecycleKind::Succeeded,
-            Outcome::Rejected { .. } => LifecycleKind::Rejected,
-            Outcome::RolledBack { .. } => LifecycleKind::RolledBack,
-            Outcome::NeedsAttention { .. } => LifecycleKind::NeedsAttention,
-        };
+        let expected = outcome.event();
         if terminal != BTreeSet::from([expected.detail_type()]) {
             f.push(format!("{} ended {kind} but published {terminal:?}", r.id));
         }

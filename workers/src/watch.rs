@@ -79,7 +79,7 @@ impl Progress {
             green_ready: f.green_progress.0,
             green_expected: f.green_progress.1,
             deployment_id: f.deployment_id.as_ref().map(ToString::to_string),
-            deployment_status: f.deployment_status.clone(),
+            deployment_status: f.deployment_status.as_ref().map(|s| s.as_str().to_owned()),
             instances_done: f.instances_done.len(),
             codedeploy,
             outcome: saga.outcome().map(|o| o.kind().to_owned()),

@@ -5,6 +5,7 @@ use crate::cloud::GreenState;
 use crate::effect::{CallResult, Command, WakeKind};
 use crate::event::LifecycleKind;
 use crate::machine::MAX_ATTEMPTS;
+use crate::progress::StepProgress;
 use crate::saga::{FinalizeStage, Outcome, Phase};
 
 use super::fixtures::{Fleet, capacity, instance, request, unavailable};
@@ -40,6 +41,7 @@ fn f8_keep_alive_capacity_is_restored_and_read_back() {
     );
     // Spot said OK but the read-back still shows the raised capacity: set it again.
     s.complete(CallResult::CapacitySet(Ok(())));
+    assert_eq!(s.saga.progress, StepProgress::ReadBack { accepted: 1 }, "an accepted call is one read-back round");
     s.apply(&mut fleet, is::inspect);
     assert!(s.noted("capacity is [Target 2, Min 1, Max 2]; restoring [Target 1, Min 1, Max 1]"));
     s.apply(&mut fleet, is::set_capacity).apply(&mut fleet, is::inspect);

@@ -82,7 +82,7 @@ fn happy_path_walks_every_forward_step() {
 
     // START, then READY → ContinueDeployment (the group waits at READY), then SUCCESS.
     s.advance(MINUTE).event(EventState::Start);
-    assert_eq!(s.saga.facts.deployment_status.as_deref(), Some("InProgress"));
+    assert_eq!(s.saga.facts.deployment_status, Some(crate::cloud::DeploymentStatus::InProgress));
     s.event(EventState::Ready);
     assert_eq!(s.expect_call(is::continue_), Command::ContinueDeployment(deployment_id()));
     s.complete(CallResult::Continued(Ok(())));
