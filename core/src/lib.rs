@@ -6,6 +6,7 @@
 //! * [`fingerprint`] — what a requestId was first used for; a different request under it is a conflict.
 //! * [`saga`] — the saga's state, steps, compensations and outcomes.
 //! * [`machine`] — `handle(&Saga, Input, now) -> Transition`: decide, never do.
+//! * [`redelivery`] — what a redelivered or raced message does: replay, carry, settle (one pure decision).
 //! * [`effect`] — effects (calls, wake-ups, events) and inputs, as plain data.
 //! * [`cloud`] — what greenfleet knows of Spot and CodeDeploy; [`codedeploy_event`] decodes their events.
 //! * [`ports`] — the capabilities the shell needs; [`memory`] — in-process adapters and a manual clock.
@@ -33,6 +34,7 @@ pub mod operator_event;
 pub mod plan;
 pub mod ports;
 pub mod preflight;
+pub mod redelivery;
 pub mod request;
 pub mod saga;
 #[cfg(test)]
