@@ -7,6 +7,7 @@
 //! * [`saga`] — the saga's state, steps, compensations and outcomes; [`progress`] — typed progress within a step.
 //! * [`step_table`] — every phase's stable name and policy (deadline, cancel, approval, what it waits for).
 //! * [`machine`] — `handle(&Saga, Input, now) -> Transition`: decide, never do.
+//! * [`redelivery`] — what a redelivered or raced message does: replay, carry, settle (one pure decision).
 //! * [`effect`] — effects (calls, wake-ups, events) and inputs, as plain data.
 //! * [`cloud`] — what greenfleet knows of Spot and CodeDeploy; [`codedeploy_event`] decodes their events.
 //! * [`ports`] — the capabilities the shell needs; [`memory`] — in-process adapters and a manual clock.
@@ -38,6 +39,7 @@ pub mod ports;
 pub mod preflight;
 pub mod progress;
 mod readback;
+pub mod redelivery;
 pub mod remote;
 pub mod request;
 pub mod saga;

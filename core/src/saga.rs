@@ -6,10 +6,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{BlueAction, Capacity, DeploymentGroupRef, DeploymentStatus, ReadyAction};
-use crate::effect::{Effect, WakeKind};
 use crate::ids::{DeploymentId, GreenDeploymentId, InstanceId, RolloutId, Timestamp};
 use crate::lease::LeaseKey;
 use crate::request::RolloutRequest;
+
+pub use crate::redelivery::Outbox;
 
 /// One rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,49 +274,6 @@ pub struct HistoryEntry {
     pub step: String,
     /// What happened.
     pub note: String,
-}
-
-/// The last transition's effects and the message that caused them (see [`Saga::outbox`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Outbox {
-    /// Id of the message whose handling produced `effects`.
-    pub cause: Option<String>,
-    /// The effects, to replay if `cause` is delivered again (cleared once they are known to have run).
-    pub effects: Vec<Effect>,
-}
-
-impl Outbox {
-    /// What to run again when `cause` is delivered again, its worker having maybe died before running
-    /// it: every effect, except wake-ups `saga` no longer waits for (they were sent; sending them
-    /// again would let one duplicate delivery echo down every later wake-up). The deadline message is
-    /// re-armed for when the saga expects it.
-    #[must_use]
-    pub fn replay(&self, saga: &Saga, now: Timestamp) -> Vec<Effect> {
-        self.effects.iter().filter_map(|e| still_needed(e, saga, now, false)).collect()
-    }
-
-    /// What a transition for another message must carry over from this outbox, in case its worker
-    /// died before running it (that message, redelivered, would find this outbox replaced and run
-    /// nothing): the calls of the step `saga` is still in, the wake-up it still waits for, its
-    /// deadline message, lifecycle events. Nothing of a step it has left (no StartGreen after a cancel).
-    #[must_use]
-    pub fn carry(&self, saga: &Saga, now: Timestamp) -> Vec<Effect> {
-        self.effects.iter().filter_map(|e| still_needed(e, saga, now, true)).collect()
-    }
-}
-
-fn still_needed(effect: &Effect, saga: &Saga, now: Timestamp, current_step_only: bool) -> Option<Effect> {
-    match effect {
-        Effect::Call { fence, .. } if current_step_only && *fence != saga.fence => None,
-        Effect::Call { .. } | Effect::Publish(_) => Some(effect.clone()),
-        Effect::Wake { fence, kind: WakeKind::Deadline, seq, .. } => saga.deadline_wake.map(|due| Effect::Wake {
-            fence: *fence,
-            kind: WakeKind::Deadline,
-            seq: *seq,
-            delay_ms: due.since(now),
-        }),
-        Effect::Wake { seq, .. } => (saga.next_wake == Some(*seq)).then(|| effect.clone()),
-    }
 }
 
 /// What `list` shows of a rollout.

@@ -10,7 +10,7 @@ use greenfleet_core::operator_event::{ApprovalDetail, CancelDetail, InvalidComma
 
 use crate::connect::{AwsArgs, SpotArgs};
 use crate::ops::{self, Output};
-use crate::{admin, bench, demo, runner, scenarios, shutdown};
+use crate::{bench, demo, runner, scenarios, shutdown};
 
 /// greenfleet runs Blue/Green rollouts of applications on Spot Elastigroups through AWS CodeDeploy,
 /// as a durable saga that compensates on its own when anything fails: green instances deleted,
@@ -289,23 +289,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let triggers = crate::connect::load_triggers(triggers.as_deref())?;
             let c = crate::connect::connect(&aws).await?;
             let worker = c.worker(spot)?.with_triggers(triggers);
-            if sweep_every_secs > 0 {
-                tokio::spawn(periodic_sweep(worker.clone(), sweep_every_secs));
-            }
             let listener = tokio::net::TcpListener::bind(&admin_addr)
                 .await
                 .with_context(|| format!("binding the admin endpoint on {admin_addr} (set --admin-addr)"))?;
-            let stats = std::sync::Arc::new(runner::Stats::default());
-            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let mut admin_stop = stop_rx.clone();
-            let admin = tokio::spawn(admin::serve(listener, stats.clone(), async move {
-                let _ = admin_stop.changed().await;
-            }));
-            let opts = runner::RunOptions { concurrency, wait_ms, ..Default::default() };
-            runner::run(worker, opts, stats, shutdown::signal()).await;
-            let _ = stop_tx.send(true);
-            let _ = admin.await;
-            drop(stop_rx);
+            let settings = runner::Settings {
+                run: runner::RunOptions { concurrency, wait_ms, ..Default::default() },
+                sweep_every: (sweep_every_secs > 0).then(|| std::time::Duration::from_secs(sweep_every_secs)),
+            };
+            runner::serve(worker, settings, listener, shutdown::signal())
+                .await
+                .context("serving the admin endpoint (/healthz)")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sim { addr, token, demo, health_port } => {
@@ -446,21 +439,4 @@ fn print_budget(b: &bench::Budget) {
     println!("  EventBridge {} lifecycle events published", b.published);
     println!("  Spot        {} calls {:?}", total(&b.spot), b.spot);
     println!("  CodeDeploy  {} calls {:?}", total(&b.codedeploy), b.codedeploy);
-}
-
-/// The worker's periodic sweep (every worker runs one; the group leases keep them from colliding).
-async fn periodic_sweep(worker: crate::worker::Worker, every_secs: u64) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every_secs));
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let deps = worker.deps();
-        match crate::sweep::sweep(&*deps.store, &deps.executor, &*deps.clock, 50, false).await {
-            Ok(r) if r.repairs.is_empty() && r.problems.is_empty() => {}
-            Ok(r) => {
-                tracing::warn!(report = %crate::sweep::describe(&r, false), "sweep repaired what rollouts left behind")
-            }
-            Err(e) => tracing::warn!(error = %e, "sweep could not read the table"),
-        }
-    }
 }

@@ -1,12 +1,15 @@
 //! The long-running worker: a few loops per queue, each receiving a batch, handling it message by
 //! message (with a visibility heartbeat while a message takes long), then acking the batch at once.
 //! On shutdown the loops finish the message in hand and stop; the rest is redelivered elsewhere.
+//! [`serve`] starts the whole process — the admin endpoint, the periodic sweep and the queue loops —
+//! and stops all three on one shutdown future, so a test can start the real thing on port 0.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use greenfleet_core::ports::{Delivery, MessageQueue};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -44,6 +47,46 @@ pub struct Stats {
     pub poisoned: AtomicU64,
     /// Receive errors.
     pub receive_errors: AtomicU64,
+}
+
+/// What `greenfleet worker` runs besides its queues' consumers.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// How the queues are consumed.
+    pub run: RunOptions,
+    /// Time between two sweeps for what rollouts left behind (`None`: never).
+    pub sweep_every: Option<Duration>,
+}
+
+/// The worker process: serves `/healthz` on `admin`, sweeps every `settings.sweep_every` and consumes
+/// the queues, until `shutdown` resolves; then each stops — the loops after the message in hand, the
+/// sweep after the sweep under way — and `serve` returns once all three have. Errors only when the
+/// admin endpoint fails.
+pub async fn serve(
+    worker: Worker,
+    settings: Settings,
+    admin: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let stats = Arc::new(Stats::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which happens only once everything is stopping.
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let signal = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let sweeps = async {
+        if let Some(every) = settings.sweep_every {
+            crate::sweep::periodic(worker.deps(), every, stopped(stop_rx.clone())).await;
+        }
+    };
+    let admin = crate::admin::serve(admin, stats.clone(), stopped(stop_rx.clone()));
+    let consume = run(worker.clone(), settings.run, stats, stopped(stop_rx.clone()));
+    let ((), admin, (), ()) = tokio::join!(signal, admin, sweeps, consume);
+    admin
 }
 
 /// Runs until `shutdown` resolves, then lets the loops finish the message in hand.
@@ -136,3 +179,7 @@ async fn with_heartbeat(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod tests;

@@ -4,17 +4,21 @@
 //! group's lease so it never races a rollout.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use greenfleet_core::ids::{ElastigroupId, RolloutId};
 use greenfleet_core::ports::{Clock, LeaseKey, LeaseOutcome, SagaStore};
 use greenfleet_core::sweep::{Known, Repair, plan};
 
 use crate::executor::Executor;
+use crate::worker::Deps;
 
 /// The lease holder name the sweeper uses.
 pub const SWEEPER: &str = "greenfleet-sweep";
 /// How long the sweeper holds a group's lease at most.
 const LEASE_MS: u64 = 5 * 60_000;
+/// How many of the latest finished rollouts a periodic sweep looks at.
+const PERIODIC_RECENT: usize = 50;
 
 /// What a sweep found and did.
 #[derive(Debug, Clone, Default)]
@@ -87,6 +91,26 @@ pub async fn sweep(
         }
     }
     Ok(report)
+}
+
+/// The worker's periodic sweep: every `every` (the first one after `every`), until `stop` resolves.
+/// A sweep under way when it does finishes first, so it never leaves a group's lease held. Every
+/// worker runs one; the group leases keep them from colliding.
+pub async fn periodic(deps: &Deps, every: Duration, stop: impl Future<Output = ()>) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        match sweep(&*deps.store, &deps.executor, &*deps.clock, PERIODIC_RECENT, false).await {
+            Ok(r) if r.repairs.is_empty() && r.problems.is_empty() => {}
+            Ok(r) => tracing::warn!(report = %describe(&r, false), "sweep repaired what rollouts left behind"),
+            Err(e) => tracing::warn!(error = %e, "sweep could not read the table"),
+        }
+    }
 }
 
 async fn repair(

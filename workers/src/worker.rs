@@ -14,10 +14,11 @@ use greenfleet_core::ids::RolloutId;
 use greenfleet_core::message::StepMessage;
 use greenfleet_core::operator_event::{OperatorCommand, OperatorKind};
 use greenfleet_core::ports::{Clock, Delivery, EventBus, MessageQueue, QueueError, SagaStore, StoreError};
+use greenfleet_core::redelivery::{self, Chain, Step};
 use greenfleet_core::request::{RolloutRequest, parse_request};
-use greenfleet_core::saga::{Outbox, Saga};
+use greenfleet_core::saga::Saga;
 use greenfleet_core::trigger::{IntakeBody, Triggers, classify_intake};
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, info, warn};
 
 use crate::executor::Executor;
 
@@ -160,19 +161,23 @@ impl Worker {
         };
         let (id, event_id, by, source) = (&command.rollout_id, &command.event_id, command.by(), &command.source);
         let what = command.kind.detail_type();
-        match self.deps.store.load(id).await? {
-            None => {
-                warn!(rollout_id = %id, event_id, by, source, "`{what}` for a rollout greenfleet does not know; ignored (check the rolloutId)");
-                return Ok(Disposition::Ack);
+        async {
+            match self.deps.store.load(id).await? {
+                None => {
+                    warn!(event_id, by, source, "`{what}` for a rollout greenfleet does not know; ignored (check the rolloutId)");
+                    return Ok(Disposition::Ack);
+                }
+                Some(saga) if saga.phase.is_done() => {
+                    info!(event_id, by, source, phase = %saga.phase.name(), "`{what}` for a rollout that already ended; ignored");
+                    return Ok(Disposition::Ack);
+                }
+                Some(_) => info!(event_id, by, source, "`{what}` received"),
             }
-            Some(saga) if saga.phase.is_done() => {
-                info!(rollout_id = %id, event_id, by, source, phase = %saga.phase.name(), "`{what}` for a rollout that already ended; ignored");
-                return Ok(Disposition::Ack);
-            }
-            Some(_) => info!(rollout_id = %id, event_id, by, source, "`{what}` received"),
+            self.drive(id, Chain::new(command.cause()), Begin::Input(command.input())).await?;
+            Ok(Disposition::Ack)
         }
-        self.drive(id, &command.cause(), command.input()).await?;
-        Ok(Disposition::Ack)
+        .instrument(rollout_span(id))
+        .await
     }
 
     /// An EventBridge event on the intake queue: a rollout for each trigger it matches (the request
@@ -212,17 +217,20 @@ impl Worker {
     /// same id with a different request (another fingerprint) is refused with a `Rollout Request
     /// Conflicted` event and the existing rollout left untouched.
     async fn accept(&self, request: RolloutRequest) -> Result<(), WorkerError> {
+        let span = rollout_span(&request.rollout_id());
+        self.accept_in_span(request).instrument(span).await
+    }
+
+    async fn accept_in_span(&self, request: RolloutRequest) -> Result<(), WorkerError> {
         let now = self.deps.clock.now();
-        let cause = format!("intake:{}", request.request_id);
+        let mut chain = Chain::new(format!("intake:{}", request.request_id));
         let refused = request.clone();
-        let t = greenfleet_core::accept(request, now);
-        let mut saga = t.next;
-        saga.version = 1;
-        saga.outbox = Outbox { cause: Some(cause.clone()), effects: t.effects.clone() };
+        let (saga, effects) = redelivery::create(greenfleet_core::accept(request, now), &chain);
         match self.deps.store.create(&saga).await {
             Ok(()) => {
-                info!(rollout_id = %saga.id, "rollout accepted");
-                self.run_effects(saga, &cause, t.effects).await?;
+                info!("rollout accepted");
+                chain.reached(&saga);
+                self.drive(&saga.id.clone(), chain, Begin::Effects(saga, effects)).await?;
             }
             Err(StoreError::Conflict) => {
                 let existing = self.deps.store.load(&saga.id).await?;
@@ -230,18 +238,18 @@ impl Worker {
                 // be taken for a redelivery of the first while the outbox still names `intake:<id>`.
                 let conflicted = existing.as_ref().and_then(|s| Some((s, fingerprint::conflict(s, &refused)?)));
                 if let Some((s, conflict)) = conflicted {
-                    warn!(rollout_id = %s.id, fingerprint = %conflict.fingerprint, "{}", conflict.explain());
+                    warn!(fingerprint = %conflict.fingerprint, "{}", conflict.explain());
                     let event = LifecycleEvent::request_conflicted(s, &refused, &conflict, now);
                     self.deps.bus.publish(&event).await?;
                     return Ok(());
                 }
-                match existing {
-                    Some(s) if s.outbox.cause.as_deref() == Some(cause.as_str()) => {
-                        debug!(rollout_id = %s.id, "intake redelivered; replaying its effects");
-                        let effects = s.outbox.replay(&s, now);
-                        self.run_effects(s, &cause, effects).await?;
+                match existing.map(|s| (redelivery::replay(&s, &chain, now), s)) {
+                    Some((Some(effects), s)) => {
+                        debug!("intake redelivered; replaying its effects");
+                        chain.reached(&s);
+                        self.drive(&saga.id, chain, Begin::Effects(s, effects)).await?;
                     }
-                    _ => info!(rollout_id = %saga.id, "duplicate requestId: the rollout already exists; ignored"),
+                    _ => info!("duplicate requestId: the rollout already exists; ignored"),
                 }
             }
             Err(e) => return Err(e.into()),
@@ -261,7 +269,8 @@ impl Worker {
             self.deps.steps.send(&msg.encode(), rest.min(self.deps.steps.max_delay_ms())).await?;
             return Ok(Disposition::Ack);
         }
-        self.drive(&msg.rollout_id, &msg.id, msg.input()).await?;
+        let chain = Chain::new(msg.id.clone());
+        self.drive(&msg.rollout_id, chain, Begin::Input(msg.input())).instrument(rollout_span(&msg.rollout_id)).await?;
         Ok(Disposition::Ack)
     }
 
@@ -283,7 +292,8 @@ impl Worker {
                     }
                     Some(rollout) => {
                         let cause = format!("event:{event_id}:{}:{}", event.deployment_id, event.state.as_str());
-                        self.drive(&rollout, &cause, Input::Deployment(event)).await?;
+                        let begin = Begin::Input(Input::Deployment(event));
+                        self.drive(&rollout, Chain::new(cause), begin).instrument(rollout_span(&rollout)).await?;
                     }
                 }
             }
@@ -291,117 +301,82 @@ impl Worker {
         Ok(Disposition::Ack)
     }
 
-    /// Handles `input` for a saga, then every call result its effects produce, until nothing is left.
-    async fn drive(&self, id: &RolloutId, cause: &str, input: Input) -> Result<(), WorkerError> {
-        let mut inputs = VecDeque::from([input]);
-        let mut first = true;
-        let mut latest = None;
+    /// Runs one message's chain for a saga: its input (or the effects already persisted for it), then
+    /// every call result their effects produce, until nothing is left; then settles the outbox. What
+    /// each input does — replay, nothing, or a write with the effects to run after it — is
+    /// [`redelivery::decide`]'s; this loop only loads, writes, executes and repeats.
+    async fn drive(&self, id: &RolloutId, mut chain: Chain, begin: Begin) -> Result<(), WorkerError> {
+        let (mut latest, mut inputs) = match begin {
+            Begin::Input(input) => (None, VecDeque::from([input])),
+            Begin::Effects(saga, effects) => (Some(saga), self.execute(id, effects).await?.into()),
+        };
         while let Some(input) = inputs.pop_front() {
-            let effects = self.transition(id, cause, input, first, &mut latest).await?;
-            first = false;
+            let effects = self.transition(id, &mut chain, input, &mut latest).await?;
             queue_results(&mut inputs, self.execute(id, effects).await?);
         }
-        self.settle(cause, latest).await;
+        // Every effect of the chain ran: a duplicate of the message must not replay its wake-ups.
+        if let Some(w) = latest.and_then(|saga| redelivery::settle(saga, &chain))
+            && let Err(e) = self.deps.store.save(&w.next, w.expected).await
+        {
+            debug!(error = %e, "outbox not cleared; a duplicate may repeat its effects");
+        }
         Ok(())
     }
 
-    /// Persists one transition (retrying lost races) and returns the effects to execute. `latest` is
-    /// the saga as this worker last wrote it: reused for the next input of the same chain, so a
-    /// transition costs one conditional write and no read; dropped on a lost race.
+    /// Decides one input of `chain` and persists it (reloading after a lost race), returning the
+    /// effects to execute. `latest` is the saga as this chain last left it: reused for the next input,
+    /// so a transition costs one conditional write and no read; dropped on a lost race.
     async fn transition(
         &self,
         id: &RolloutId,
-        cause: &str,
+        chain: &mut Chain,
         input: Input,
-        first: bool,
         latest: &mut Option<Saga>,
     ) -> Result<Vec<Effect>, WorkerError> {
-        // The version this chain last wrote (or replayed): found later at another version with this
-        // message as its cause, the saga was written by a worker racing on the same message.
-        let ours = latest.as_ref().map(|s| s.version);
         for _ in 0..CONFLICT_RETRIES {
-            let (saga, loaded) = match latest.take() {
-                Some(s) => (s, false),
+            let saga = match latest.take() {
+                Some(s) => s,
                 None => match self.deps.store.load(id).await? {
-                    Some(s) => (s, true),
+                    Some(s) => s,
                     None => {
-                        warn!(rollout_id = %id, "message for an unknown rollout; ignored");
+                        warn!("message for an unknown rollout; ignored");
                         return Ok(Vec::new());
                     }
                 },
             };
             let now = self.deps.clock.now();
-            if loaded && saga.outbox.cause.as_deref() == Some(cause) && (first || ours != Some(saga.version)) {
-                // Persisted for this message by a worker that may have died before acting on it (an
-                // earlier delivery, or one racing this one, which may ack it): finish what it started.
-                debug!(rollout_id = %id, cause, "redelivered; replaying the last transition's effects");
-                let effects = saga.outbox.replay(&saga, now);
-                *latest = Some(saga);
-                return Ok(effects);
-            }
-            let t = greenfleet_core::handle(&saga, input.clone(), now)?;
-            if !t.changed {
-                *latest = Some(saga);
-                return Ok(t.effects);
-            }
-            let mut next = t.next;
-            next.version = saga.version + 1;
-            let mut effects = t.effects;
-            if saga.outbox.cause.as_deref() != Some(cause) {
-                // The last transition was another message's, whose worker may have died before running
-                // its effects; redelivered, that message will find this outbox instead: carry them.
-                let carried = saga.outbox.carry(&next, now);
-                if !carried.is_empty() {
-                    debug!(rollout_id = %id, cause, carried = carried.len(), "carrying effects of the previous transition");
-                    effects.splice(0..0, carried);
-                }
-            }
-            next.outbox = Outbox { cause: Some(cause.to_owned()), effects: effects.clone() };
-            match self.deps.store.save(&next, saga.version).await {
-                Ok(()) => {
-                    log_transition(&saga, &next);
-                    *latest = Some(next);
+            match redelivery::decide(&saga, chain, input.clone(), now)? {
+                Step::Replay(effects) => {
+                    // Persisted for this message by a worker that may have died before acting on it (an
+                    // earlier delivery, or one racing this one, which may ack it): finish what it started.
+                    debug!(cause = chain.cause(), "redelivered; replaying the last transition's effects");
+                    chain.reached(&saga);
+                    *latest = Some(saga);
                     return Ok(effects);
                 }
-                Err(StoreError::Conflict) => {
-                    debug!(rollout_id = %id, "lost a race for the saga; reloading");
+                Step::Unchanged(effects) => {
+                    chain.reached(&saga);
+                    *latest = Some(saga);
+                    return Ok(effects);
                 }
-                Err(e) => return Err(e.into()),
+                Step::Persist { write, effects, carried } => {
+                    match self.deps.store.save(&write.next, write.expected).await {
+                        Ok(()) => {
+                            if carried > 0 {
+                                debug!(cause = chain.cause(), carried, "carried effects of the previous transition");
+                            }
+                            log_transition(&saga, &write.next);
+                            chain.reached(&write.next);
+                            *latest = Some(write.next);
+                            return Ok(effects);
+                        }
+                        Err(StoreError::Conflict) => debug!("lost a race for the saga; reloading"),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
             }
         }
         Err(StoreError::Conflict.into())
-    }
-
-    async fn run_effects(&self, saga: Saga, cause: &str, effects: Vec<Effect>) -> Result<(), WorkerError> {
-        let id = saga.id.clone();
-        let mut latest = Some(saga);
-        let mut inputs: VecDeque<Input> = self.execute(&id, effects).await?.into();
-        while let Some(input) = inputs.pop_front() {
-            let effects = self.transition(&id, cause, input, false, &mut latest).await?;
-            queue_results(&mut inputs, self.execute(&id, effects).await?);
-        }
-        self.settle(cause, latest).await;
-        Ok(())
-    }
-
-    /// Every effect of this message's chain ran: clears the outbox of its last transition when it
-    /// holds wake-ups, so a duplicate of the message replays nothing (each replayed wake-up would
-    /// echo down every later one) and no other message carries them again. Best effort: failing
-    /// only leaves effects that are safe to repeat.
-    async fn settle(&self, cause: &str, latest: Option<Saga>) {
-        let Some(saga) = latest else { return };
-        let wakes = saga.outbox.effects.iter().any(|e| matches!(e, Effect::Wake { .. }));
-        if !wakes || saga.phase.is_done() || saga.outbox.cause.as_deref() != Some(cause) {
-            return;
-        }
-        // The chain is over: its saga can be written back as is, without a copy.
-        let mut next = saga;
-        let expected = next.version;
-        next.version = expected + 1;
-        next.outbox.effects.clear();
-        if let Err(e) = self.deps.store.save(&next, expected).await {
-            debug!(rollout_id = %next.id, error = %e, "outbox not cleared; a duplicate may repeat its effects");
-        }
     }
 
     /// Executes effects in order; call results come back as inputs.
@@ -428,6 +403,17 @@ impl Worker {
     }
 }
 
+/// Where a message's chain begins.
+// Made and consumed at once, never stored: boxing the saga would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
+enum Begin {
+    /// Handle the message's input (loading the saga).
+    Input(Input),
+    /// Run effects already persisted for the message (a new rollout's first, or a redelivered
+    /// request's) on the saga they were persisted with.
+    Effects(Saga, Vec<Effect>),
+}
+
 /// Appends call results to the inputs still to handle, reusing the results' allocation when nothing
 /// else is waiting (the usual case: one call at a time).
 fn queue_results(inputs: &mut VecDeque<Input>, results: Vec<Input>) {
@@ -438,9 +424,16 @@ fn queue_results(inputs: &mut VecDeque<Input>, results: Vec<Input>) {
     }
 }
 
+/// The span around everything one message does for one rollout, so every line logged meanwhile —
+/// the worker's, the executor's, the adapters' and their retries' — carries `rollout_id`. At ERROR
+/// level so that no log filter that lets any line through drops the span (and its field) alone.
+fn rollout_span(id: &RolloutId) -> tracing::Span {
+    tracing::error_span!("rollout", rollout_id = %id)
+}
+
 fn log_transition(before: &Saga, after: &Saga) {
     if before.phase != after.phase {
-        info!(rollout_id = %after.id, step = %after.phase.name(), from = %before.phase.name(), "{}", after.waiting_for());
+        info!(step = %after.phase.name(), from = %before.phase.name(), "{}", after.waiting_for());
     }
 }
 

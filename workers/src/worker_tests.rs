@@ -1,5 +1,6 @@
 //! The worker's intake against a reused requestId: the same request again is a duplicate, a different
-//! one is refused with a `Rollout Request Conflicted` event and changes nothing.
+//! one is refused with a `Rollout Request Conflicted` event and changes nothing. And the span every
+//! message's handling runs in, which names its rollout on every line logged meanwhile.
 
 use greenfleet_core::event::LifecycleKind;
 
@@ -84,4 +85,73 @@ async fn a_saga_stored_without_a_fingerprint_matches_any_request_with_its_id() {
     env.run_until_idle(DEMO_LIMIT_MS, |_| {}).await;
     assert!(conflicts(&env).is_empty(), "an old saga has no fingerprint to conflict with");
     assert_eq!(env.store.all(), vec![old]);
+}
+
+/// The lifecycle bus, logging each event the way an adapter logs its calls: without naming the rollout.
+struct LoggingBus(std::sync::Arc<greenfleet_core::memory::MemoryBus>);
+
+#[async_trait::async_trait]
+impl greenfleet_core::ports::EventBus for LoggingBus {
+    async fn publish(
+        &self,
+        event: &greenfleet_core::event::LifecycleEvent,
+    ) -> Result<(), greenfleet_core::ports::QueueError> {
+        tracing::warn!(kind = ?event.kind, "adapter publishing");
+        self.0.publish(event).await
+    }
+}
+
+/// Log lines, captured.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_line_logged_while_a_message_is_handled_names_its_rollout() {
+    use greenfleet_core::ports::{Clock as _, MessageQueue as _};
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let s = scenarios::demo().into_iter().find(|s| s.name == "shop-6.0").expect("the shop scenario");
+    let env = Embedded::new(DEMO_START);
+    s.install(&env.cloud);
+    let mut deps = env.worker.deps().clone();
+    deps.bus = std::sync::Arc::new(LoggingBus(env.bus.clone()));
+    let worker = crate::worker::Worker::new(deps);
+    env.submit(&s.request().to_string()).await;
+    // The request, then a few rounds of whatever it sends itself, on the virtual clock.
+    for _ in 0..20 {
+        for (source, queue) in
+            [(crate::worker::Source::Intake, &env.intake), (crate::worker::Source::Steps, &env.steps)]
+        {
+            for d in queue.receive(10, 0).await.unwrap_or_default() {
+                worker.process(source, &d).await;
+                let _ = queue.ack(std::slice::from_ref(&d.receipt)).await;
+            }
+        }
+        if let Some(t) = env.next_due() {
+            env.clock.set(t.max(env.clock.now()));
+        }
+    }
+    let text = String::from_utf8(logs.0.lock().expect("log buffer").clone()).expect("text logs");
+    let adapter: Vec<&str> = text.lines().filter(|l| l.contains("adapter publishing")).collect();
+    assert!(adapter.len() >= 2, "Accepted and Started at least:\n{text}");
+    let named = |l: &&str| l.contains("rollout{rollout_id=shop-6.0}");
+    assert!(adapter.iter().all(named), "{text}");
+    assert!(text.lines().filter(|l| l.contains("rollout accepted")).all(|l| named(&l)), "{text}");
+    assert!(text.lines().any(|l| l.contains("from=") && named(&l)), "transitions are logged in the span:\n{text}");
 }

@@ -16,5 +16,6 @@ mod finalize;
 mod happy_path;
 mod preflight;
 mod real_signals;
+mod redelivery;
 mod retries;
 mod spot_answers;
