@@ -12,9 +12,11 @@ fn main() -> ExitCode {
         Command::Worker { .. } => "info",
         // The simulation makes workers fail on purpose; their warnings are expected noise.
         Command::Dst { .. } => "off",
-        _ => "warn",
+        _ => "",
     };
-    telemetry::init(&cli.log_format, default_filter);
+    let default_filter =
+        if default_filter.is_empty() { telemetry::command_filter("warn") } else { default_filter.to_owned() };
+    telemetry::init(&cli.log_format, &default_filter);
     // The benchmark measures one core; everything else may use them all.
     // The simulation is deterministic on one thread.
     let runtime = if matches!(cli.command, Command::Bench { .. } | Command::Dst { .. }) {
