@@ -96,7 +96,8 @@ impl ClientError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        Self::Aws { service, op, message: failure::cause_chain(err), kind: failure::classify(observe(err)) }
+        let kind = failure::classify(observe(err));
+        Self::Aws { service, op, message: kind.describe(&failure::cause_chain(err)), kind }
     }
 }
 

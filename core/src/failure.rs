@@ -170,6 +170,40 @@ impl FailureKind {
         }
     }
 
+    /// What is wrong, in a few words: leads a message whose cause chain is the SDK's internals.
+    #[must_use]
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::Throttled => "throttled",
+            Self::Transient => "the service failed or did not answer in time",
+            Self::EndpointUnreachable => "could not connect to the endpoint",
+            Self::Conflict => "a concurrent write came first",
+            Self::NotFound => "not found",
+            Self::AccessDenied => "access denied",
+            Self::NoCredentials => "no AWS credentials found",
+            Self::NoRegion => "no AWS region is set",
+            Self::Invalid => "refused",
+        }
+    }
+
+    /// `chain` (a [`cause_chain`]) led by [`Self::summary`] when the chain alone would not say it
+    /// plainly: missing credentials or region and unreachable endpoints come out of the SDK as the
+    /// internals of its credential chain or HTTP stack.
+    #[must_use]
+    pub fn describe(self, chain: &str) -> String {
+        match self {
+            Self::NoCredentials | Self::NoRegion | Self::EndpointUnreachable => {
+                format!("{} ({chain})", self.summary())
+            }
+            Self::Throttled
+            | Self::Transient
+            | Self::Conflict
+            | Self::NotFound
+            | Self::AccessDenied
+            | Self::Invalid => chain.to_owned(),
+        }
+    }
+
     /// What a person should do about it, in a few words (no trailing period).
     #[must_use]
     pub fn advice(self) -> &'static str {
@@ -236,11 +270,11 @@ pub fn classify(observed: Observed<'_>) -> FailureKind {
 
 /// Whether an error's text says that no region is configured. The AWS SDK reports a missing region
 /// only in words: its endpoint rules' "Invalid Configuration: Missing Region", or the signer's
-/// "a region … is required" when `AWS_ENDPOINT_URL` skips the rules.
+/// "missing signing region" when `AWS_ENDPOINT_URL` skips the rules.
 #[must_use]
 pub fn says_region_missing(text: &str) -> bool {
     let text = text.to_ascii_lowercase();
-    text.contains("missing region") || (text.contains("region") && text.contains("required"))
+    text.contains("region") && (text.contains("missing") || text.contains("required"))
 }
 
 /// Whether `err` or one of its causes satisfies `pred` (e.g. is a given error type, or says something).
@@ -359,6 +393,7 @@ mod tests {
         assert_eq!(cause_chain(&top), "error trying to connect: connection refused");
         assert!(says_region_missing("Invalid Configuration: Missing Region"));
         assert!(says_region_missing("a signing region is required"));
+        assert!(says_region_missing("missing signing region"));
         assert!(!says_region_missing("no region"));
     }
 
@@ -384,6 +419,7 @@ mod tests {
             // What the transport repeats, the saga would repeat too: nothing is lost by the budget.
             assert!(!k.is_transport_retryable() || k.is_retryable(), "{k:?}");
             assert!(!k.advice().is_empty() && !k.advice().ends_with('.'), "{k:?}");
+            assert!(k.describe("why").contains("why"), "{k:?}");
         }
     }
 }

@@ -13,6 +13,11 @@
 use std::error::Error;
 use std::time::Duration;
 
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::imds::region::ImdsRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sqs::config::http::HttpResponse;
@@ -34,6 +39,12 @@ const SDK_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 /// The SDK's longest backoff.
 const SDK_MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Timeouts of one instance-metadata (IMDS) request. On EC2 IMDS answers in milliseconds; elsewhere
+/// it is usually unreachable, and the SDK's defaults (1 s, 4 attempts, for the token, the region and
+/// the credentials each) would keep a command without credentials waiting for seconds before it
+/// says so. One attempt of at most this long per lookup instead.
+const IMDS_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Loads the SDK configuration from the standard environment, profiles and instance metadata, with
 /// the SDK's retries set explicitly ([`SDK_MAX_ATTEMPTS`], standard mode).
 ///
@@ -44,7 +55,24 @@ pub async fn load_sdk_config() -> SdkConfig {
         .with_max_attempts(SDK_MAX_ATTEMPTS)
         .with_initial_backoff(SDK_INITIAL_BACKOFF)
         .with_max_backoff(SDK_MAX_BACKOFF);
-    aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).load().await
+    // The default chains (environment, profile, then IMDS), with a quick IMDS client.
+    let imds = aws_config::imds::Client::builder()
+        .max_attempts(1)
+        .connect_timeout(IMDS_TIMEOUT)
+        .read_timeout(IMDS_TIMEOUT)
+        .build();
+    let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(ProfileFileRegionProvider::new())
+        .or_else(ImdsRegionProvider::builder().imds_client(imds.clone()).build())
+        .region()
+        .await;
+    let credentials = DefaultCredentialsChain::builder().region(region.clone()).imds_client(imds).build().await;
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(credentials)
+        .retry_config(retry)
+        .load()
+        .await
 }
 
 /// The retry classifier every worker client adds to the SDK's own: it keeps the SDK's verdict only
@@ -113,7 +141,8 @@ where
     E: ProvideErrorMetadata + Error + 'static,
 {
     let kind = failure::classify(observe(err));
-    Classified { kind, retryable: kind.is_retryable(), code: err.code().map(str::to_owned), message: cause_chain(err) }
+    let message = kind.describe(&cause_chain(err));
+    Classified { kind, retryable: kind.is_retryable(), code: err.code().map(str::to_owned), message }
 }
 
 /// What an SDK error looks like without SDK types: the one conversion from SDK errors in `infra`.

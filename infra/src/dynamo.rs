@@ -77,9 +77,12 @@ impl DynamoStore {
         let c = classify(err);
         tracing::warn!(table = %self.table, op, error = %c.message, "DynamoDB call failed");
         match c.code.as_deref() {
-            _ if c.retryable => {
-                StoreError::Unavailable(format!("DynamoDB {op} on {}: {}; {}", self.table, c.message, c.kind.advice()))
-            }
+            _ if c.retryable => StoreError::Unavailable(format!(
+                "DynamoDB {op} on {} failed: {}; {}",
+                self.table,
+                c.message,
+                c.kind.advice()
+            )),
             Some("ResourceNotFoundException") => StoreError::Unavailable(format!(
                 "table {} (or its index) does not exist; run `greenfleet infra up` ({op}: {})",
                 self.table, c.message
