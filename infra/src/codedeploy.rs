@@ -455,6 +455,9 @@ where
 mod find_tests;
 
 #[cfg(test)]
+mod retry_tests;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use aws_sdk_codedeploy::error::ConnectorError;
