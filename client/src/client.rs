@@ -173,11 +173,16 @@ impl Client {
             if code.contains("NotFound") {
                 return Err(not_found());
             }
+            // A failed entry carries a code but no HTTP status of its own: the code decides.
+            let kind = greenfleet_core::failure::classify(greenfleet_core::failure::Observed::Answered {
+                status: 400,
+                code: Some(code),
+            });
             return Err(ClientError::Aws {
                 service: "EventBridge",
                 op: "PutEvents",
                 message: format!("{code}: {}", failed.and_then(|e| e.error_message()).unwrap_or_default()),
-                retryable: code.contains("Throttl") || code.contains("Internal"),
+                kind,
             });
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! What can go wrong when publishing or reading status, and whether retrying may help.
 
 use aws_sdk_sqs::config::http::HttpResponse;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use greenfleet_core::failure::{self, FailureKind, NoAnswer, Observed};
 use greenfleet_core::layout::InvalidPrefix;
 use greenfleet_core::operator_event::InvalidCommand;
 use greenfleet_core::request::RequestError;
@@ -60,16 +61,16 @@ pub enum ClientError {
         prefix: String,
     },
     /// An AWS call failed.
-    #[error("{service} {op} failed: {message}; {}", if *retryable { "retry later" } else { "check credentials, permissions and region" })]
+    #[error("{service} {op} failed: {message}; {}", kind.advice())]
     Aws {
         /// `SQS`, `EventBridge` or `DynamoDB`.
         service: &'static str,
         /// The API call.
         op: &'static str,
-        /// The error chain.
+        /// The error chain, each cause once.
         message: String,
-        /// Throttling, 5xx, timeouts and network failures.
-        retryable: bool,
+        /// What it means (greenfleet's one classification, shared with the workers).
+        kind: FailureKind,
     },
     /// A rollout's record could not be read.
     #[error(
@@ -87,25 +88,43 @@ impl ClientError {
     /// Whether the same call may succeed later without changing anything.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Aws { retryable: true, .. })
+        matches!(self, Self::Aws { kind, .. } if kind.is_retryable())
     }
 
-    /// Wraps a failed SDK call, sorting it into retryable or not.
+    /// Wraps a failed SDK call, classified by [`greenfleet_core::failure::classify`].
     pub(crate) fn aws<E>(service: &'static str, op: &'static str, err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let retryable = match err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-            SdkError::ServiceError(_) => {
-                let status = err.raw_response().map(|r| r.status().as_u16());
-                status.is_some_and(|s| s >= 500 || s == 429)
-                    || err.code().is_some_and(|c| c.contains("Throttl") || c.contains("TooManyRequests"))
-            }
-            _ => false,
-        };
-        Self::Aws { service, op, message: DisplayErrorContext(err).to_string(), retryable }
+        let kind = failure::classify(observe(err));
+        Self::Aws { service, op, message: kind.describe(&failure::cause_chain(err)), kind }
     }
+}
+
+/// What an SDK error looks like without SDK types: the client's one conversion (the workers' is
+/// `greenfleet_infra::aws::observe`; the client may not depend on infra, and both feed core's one
+/// classification).
+fn observe<E>(err: &SdkError<E, HttpResponse>) -> Observed<'_>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let SdkError::ServiceError(e) = err {
+        return Observed::Answered { status: e.raw().status().as_u16(), code: e.err().code() };
+    }
+    let no_answer = if failure::any_cause(err, |e| e.is::<aws_credential_types::provider::error::CredentialsError>()) {
+        NoAnswer::NoCredentials
+    } else if failure::any_cause(err, |e| failure::says_region_missing(&e.to_string())) {
+        NoAnswer::NoRegion
+    } else {
+        match err {
+            SdkError::DispatchFailure(d) if d.is_io() => NoAnswer::Connect,
+            SdkError::DispatchFailure(d) if d.is_user() => NoAnswer::NotBuilt,
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => NoAnswer::Interrupted,
+            SdkError::ResponseError(_) => NoAnswer::Unreadable,
+            _ => NoAnswer::NotBuilt,
+        }
+    };
+    Observed::NoAnswer(no_answer)
 }
 
 #[cfg(test)]
@@ -120,8 +139,19 @@ mod tests {
             "queue `x-intake` not found: run `greenfleet infra up --prefix x`, or check the prefix, region and AWS_ENDPOINT_URL"
         );
         assert!(!e.is_retryable());
-        let e = ClientError::Aws { service: "SQS", op: "SendMessage", message: "throttled".into(), retryable: true };
+        let e = ClientError::Aws {
+            service: "SQS",
+            op: "SendMessage",
+            message: "throttled".into(),
+            kind: FailureKind::Throttled,
+        };
         assert!(e.is_retryable());
-        assert!(e.to_string().ends_with("retry later"));
+        assert!(e.to_string().ends_with("retry in a minute"), "{e}");
+        let refused: SdkError<aws_sdk_sqs::operation::send_message::SendMessageError, HttpResponse> =
+            SdkError::dispatch_failure(aws_sdk_sqs::error::ConnectorError::io("connection refused".into()));
+        let e = ClientError::aws("SQS", "SendMessage", &refused);
+        assert!(matches!(e, ClientError::Aws { kind: FailureKind::EndpointUnreachable, .. }), "{e:?}");
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("connection refused") && e.to_string().contains("AWS_ENDPOINT_URL"), "{e}");
     }
 }

@@ -10,6 +10,7 @@
 //! * [`redelivery`] — what a redelivered or raced message does: replay, carry, settle (one pure decision).
 //! * [`effect`] — effects (calls, wake-ups, events) and inputs, as plain data.
 //! * [`cloud`] — what greenfleet knows of Spot and CodeDeploy; [`codedeploy_event`] decodes their events.
+//! * [`failure`] — one classification of failed AWS and Spot calls (retry or not, what to do).
 //! * [`ports`] — the capabilities the shell needs; [`memory`] — in-process adapters and a manual clock.
 //! * [`event`] — the lifecycle events greenfleet publishes; [`operator_event`] — approvals and cancels others publish.
 //! * [`trigger`] — trigger rules: event patterns ([`trigger_pattern`]) that start rollouts.
@@ -23,6 +24,7 @@ mod compensation;
 mod duplicate_keys;
 pub mod effect;
 pub mod event;
+pub mod failure;
 mod finalize;
 pub mod fingerprint;
 mod forward;

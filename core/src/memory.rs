@@ -310,6 +310,18 @@ impl MessageQueue for MemoryQueue {
         Ok(())
     }
 
+    async fn dead_letter(&self, receipt: &str, body: &str) -> Result<(), QueueError> {
+        let mut s = lock(&self.state);
+        let id = receipt.split(':').next().and_then(|i| i.parse::<u64>().ok());
+        if let Some(id) = id
+            && s.messages.get(&id).is_some_and(|m| m.receipt.as_deref() == Some(receipt))
+        {
+            s.messages.remove(&id);
+            s.dead.push(body.to_owned());
+        }
+        Ok(())
+    }
+
     fn max_delay_ms(&self) -> u64 {
         self.max_delay_ms
     }

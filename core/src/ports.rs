@@ -166,6 +166,9 @@ pub trait MessageQueue: Send + Sync {
     async fn ack(&self, receipts: &[String]) -> Result<(), QueueError>;
     /// Makes a received message visible again after `delay_ms` (0 = at once).
     async fn release(&self, receipt: &str, delay_ms: u64) -> Result<(), QueueError>;
+    /// Moves a received message (`body`, as received) to the queue's dead-letter queue now, without
+    /// waiting for the redrive policy: for messages that can never succeed (a broken invariant).
+    async fn dead_letter(&self, receipt: &str, body: &str) -> Result<(), QueueError>;
     /// Longest delay `send` supports.
     fn max_delay_ms(&self) -> u64;
 }

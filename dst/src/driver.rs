@@ -421,6 +421,10 @@ impl Driver {
                 queue.release(&d.receipt, ms).await
             }
             Disposition::Poison(_) => queue.release(&d.receipt, 0).await,
+            Disposition::DeadLetter(_) => {
+                self.ctx.count("messages dead-lettered at once");
+                queue.dead_letter(&d.receipt, &d.body).await
+            }
         };
     }
 

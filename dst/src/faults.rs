@@ -298,6 +298,10 @@ impl MessageQueue for FaultyQueue {
         self.inner.release(receipt, delay_ms).await
     }
 
+    async fn dead_letter(&self, receipt: &str, body: &str) -> Result<(), QueueError> {
+        self.inner.dead_letter(receipt, body).await
+    }
+
     fn max_delay_ms(&self) -> u64 {
         self.inner.max_delay_ms()
     }

@@ -1,13 +1,14 @@
 //! AWS CodeDeploy through the SDK, implementing core's `Deployments`: [`CodeDeploySdk`].
 //!
-//! The SDK retries throttling and transient failures itself (3 attempts), so calls are not wrapped in
-//! a second retry layer; what still fails is sorted into `RemoteError` for the saga. The translation
+//! The SDK repeats only throttled and unreached calls, within [`crate::aws::SDK_MAX_ATTEMPTS`] (a 5xx on
+//! CreateDeployment is never repeated blindly: the saga looks the deployment up first, F11); what still
+//! fails is sorted into `RemoteError` for the saga, whose attempts are the one retry layer. The translation
 //! between SDK and core types lives in pure functions, tested without a network.
 
 use async_trait::async_trait;
 use aws_sdk_codedeploy::Client;
 use aws_sdk_codedeploy::config::http::HttpResponse;
-use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_codedeploy::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codedeploy::primitives::DateTime;
 use aws_sdk_codedeploy::types::{
     self as sdk, AutoRollbackConfiguration, DeploymentGroupInfo, DeploymentInfo, DeploymentReadyAction,
@@ -20,6 +21,7 @@ use greenfleet_core::cloud::{
     BlueAction, BlueSelector, DeploymentGroupRef, DeploymentGroupView, DeploymentSpec, DeploymentStatus,
     DeploymentType, DeploymentView, GreenProvisioning, InstanceCounts, ReadyAction, TagFilter,
 };
+use greenfleet_core::failure::{self, FailureKind, Observed};
 use greenfleet_core::ids::{DeploymentId, Tag, Timestamp};
 use greenfleet_core::ports::{Deployments, RemoteError};
 use greenfleet_core::request::Revision;
@@ -46,7 +48,9 @@ impl CodeDeploySdk {
     /// A client from a loaded AWS configuration (which honours `AWS_ENDPOINT_URL_CODEDEPLOY`).
     #[must_use]
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
-        Self::new(Client::new(config))
+        Self::new(Client::from_conf(
+            aws_sdk_codedeploy::config::Builder::from(config).retry_classifier(crate::aws::transport_only()).build(),
+        ))
     }
 
     /// Every deployment of `group` created at or after `created_after` (epoch 0: all), of any status.
@@ -376,55 +380,56 @@ pub(crate) fn target_instances(tags: &[Tag]) -> TargetInstances {
     TargetInstances::builder().set_tag_filters(Some(filters)).build()
 }
 
-/// Service error codes that mean "slow down".
-const THROTTLING: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "ProvisionedThroughputExceededException",
-];
-/// Service error codes that mean "try again" whatever the status.
-const TRANSIENT: &[&str] =
-    &["InternalFailure", "InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeoutException"];
-/// Service error codes that mean the caller's AWS identity is the problem.
-const CREDENTIALS: &[&str] = &[
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-];
-
-/// Sorts a CodeDeploy service error by what the caller should do; `context` names the call.
+/// Sorts a CodeDeploy (or EC2) service error by what the caller should do, through core's one
+/// classification ([`greenfleet_core::failure`]); `context` names the call.
 pub(crate) fn classify(status: u16, code: Option<&str>, message: Option<&str>, context: &str) -> RemoteError {
+    let kind = failure::classify(Observed::Answered { status, code });
     let code = code.unwrap_or_default();
     let said = match (code, message.unwrap_or_default()) {
         ("", "") => format!("HTTP {status}"),
         ("", m) | (m, "") => m.to_owned(),
         (c, m) => format!("{c}: {m}"),
     };
-    if status == 429 || THROTTLING.contains(&code) {
-        return RemoteError::Throttled { message: format!("{context}: {said}"), retry_after_ms: None };
-    }
-    if code.contains("DoesNotExist") {
-        return RemoteError::NotFound(format!("{context}: {said}; check the names, the account and the region"));
-    }
-    if status >= 500 || TRANSIENT.contains(&code) {
-        return RemoteError::Unavailable(format!("{context}: {said}"));
-    }
-    let hint = if CREDENTIALS.contains(&code) {
-        "; check the AWS credentials and that their policy allows this CodeDeploy action"
-    } else if code == "DeploymentLimitExceededException" {
-        "; another deployment of this group is running: wait for it to end or stop it"
-    } else {
-        ""
+    let hint = match kind {
+        FailureKind::Throttled => {
+            return RemoteError::Throttled { message: format!("{context}: {said}"), retry_after_ms: None };
+        }
+        FailureKind::NotFound => {
+            return RemoteError::NotFound(format!("{context}: {said}; check the names, the account and the region"));
+        }
+        FailureKind::Transient | FailureKind::EndpointUnreachable => {
+            return RemoteError::Unavailable(format!("{context}: {said}"));
+        }
+        FailureKind::AccessDenied | FailureKind::NoCredentials | FailureKind::NoRegion => {
+            "; check the AWS credentials and that their policy allows this CodeDeploy action"
+        }
+        FailureKind::Invalid | FailureKind::Conflict if code == "DeploymentLimitExceededException" => {
+            "; another deployment of this group is running: wait for it to end or stop it"
+        }
+        FailureKind::Invalid | FailureKind::Conflict => "",
     };
     let message = format!("{context}: {}{hint}", message.filter(|m| !m.is_empty()).unwrap_or(&said));
     RemoteError::Rejected { code: if code.is_empty() { format!("HTTP_{status}") } else { code.to_owned() }, message }
+}
+
+/// A call without a usable answer as a `RemoteError`: unreached endpoints, timeouts and unreadable
+/// answers are retried by the saga; missing credentials, region or a request that cannot be built are
+/// not (they need a person), each with what to do.
+pub(crate) fn no_answer(context: &str, kind: FailureKind, full: &str) -> RemoteError {
+    match kind {
+        FailureKind::Throttled | FailureKind::Transient | FailureKind::EndpointUnreachable => {
+            RemoteError::Unavailable(format!("{context} got no answer: {full}"))
+        }
+        FailureKind::NotFound => RemoteError::NotFound(format!("{context}: {full}")),
+        FailureKind::NoCredentials | FailureKind::NoRegion | FailureKind::AccessDenied => RemoteError::Rejected {
+            code: format!("{kind:?}"),
+            message: format!("{context}: {full}; {}", kind.advice()),
+        },
+        FailureKind::Invalid | FailureKind::Conflict => RemoteError::Rejected {
+            code: "RequestConstructionFailed".to_owned(),
+            message: format!("{context} could not be built: {full}; check the AWS region and configuration"),
+        },
+    }
 }
 
 /// Any SDK failure as a `RemoteError`, logged with its full cause chain.
@@ -433,22 +438,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let context = format!("CodeDeploy {op} ({subject})");
-    let full = DisplayErrorContext(err).to_string();
+    let full = crate::aws::cause_chain(err);
     let mapped = match err {
         SdkError::ServiceError(e) => classify(e.raw().status().as_u16(), e.err().code(), e.err().message(), &context),
-        SdkError::TimeoutError(_) => RemoteError::Unavailable(format!("{context} timed out")),
-        SdkError::DispatchFailure(d) if d.is_user() => {
-            RemoteError::Rejected { code: "InvalidRequest".to_owned(), message: format!("{context}: {full}") }
-        }
-        SdkError::DispatchFailure(_) => RemoteError::Unavailable(format!("{context} could not be sent: {full}")),
-        SdkError::ResponseError(r) => RemoteError::Unavailable(format!(
-            "{context}: CodeDeploy answered {} with a body the SDK could not read",
-            r.raw().status().as_u16()
-        )),
-        _ => RemoteError::Rejected {
-            code: "RequestConstructionFailed".to_owned(),
-            message: format!("{context} could not be built: {full}; check the AWS region and configuration"),
-        },
+        _ => no_answer(&context, crate::aws::classify(err).kind, &full),
     };
     if matches!(mapped, RemoteError::NotFound(_)) {
         debug!(operation = op, subject, error = %full, "CodeDeploy: not found");
@@ -460,6 +453,9 @@ where
 
 #[cfg(test)]
 mod find_tests;
+
+#[cfg(test)]
+mod retry_tests;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -53,7 +53,12 @@ impl DynamoStore {
     /// The store in `table` with a new client built from `cfg`.
     #[must_use]
     pub fn from_config(cfg: &SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(cfg), table)
+        Self::new(
+            Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(cfg).retry_classifier(crate::aws::transport_only()).build(),
+            ),
+            table,
+        )
     }
 
     /// The table's name.
@@ -72,7 +77,12 @@ impl DynamoStore {
         let c = classify(err);
         tracing::warn!(table = %self.table, op, error = %c.message, "DynamoDB call failed");
         match c.code.as_deref() {
-            _ if c.retryable => StoreError::Unavailable(format!("DynamoDB {op} on {}: {}", self.table, c.message)),
+            _ if c.retryable => StoreError::Unavailable(format!(
+                "DynamoDB {op} on {} failed: {}; {}",
+                self.table,
+                c.message,
+                c.kind.advice()
+            )),
             Some("ResourceNotFoundException") => StoreError::Unavailable(format!(
                 "table {} (or its index) does not exist; run `greenfleet infra up` ({op}: {})",
                 self.table, c.message
@@ -82,8 +92,10 @@ impl DynamoStore {
                 self.table, c.message
             )),
             _ => StoreError::Unavailable(format!(
-                "DynamoDB refused {op} on {}: {}; check the table and the caller's permissions",
-                self.table, c.message
+                "DynamoDB {op} on {} failed: {}; {}",
+                self.table,
+                c.message,
+                c.kind.advice()
             )),
         }
     }

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::http::HttpResponse;
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, Instance};
 use tracing::warn;
 
@@ -38,14 +38,21 @@ impl Ec2Sdk {
     /// A client from a loaded AWS configuration (which honours `AWS_ENDPOINT_URL_EC2`).
     #[must_use]
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
-        Self::new(Client::new(config))
+        Self::new(Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config).retry_classifier(crate::aws::transport_only()).build(),
+        ))
     }
 
     /// A client for an explicit endpoint (a simulator's), which wins over every `AWS_ENDPOINT_URL*`
     /// variable: a test process that points the other services at an emulator can still read EC2 here.
     #[must_use]
     pub fn with_endpoint(config: &aws_config::SdkConfig, endpoint: &str) -> Self {
-        Self::new(Client::from_conf(aws_sdk_ec2::config::Builder::from(config).endpoint_url(endpoint).build()))
+        Self::new(Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .endpoint_url(endpoint)
+                .retry_classifier(crate::aws::transport_only())
+                .build(),
+        ))
     }
 }
 
@@ -105,12 +112,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let context = format!("EC2 DescribeInstances ({count} instances)");
-    let full = DisplayErrorContext(err).to_string();
+    let full = crate::aws::cause_chain(err);
     let mapped = match err {
-        SdkError::ServiceError(e) if e.err().code() == Some("RequestLimitExceeded") => RemoteError::Throttled {
-            message: format!("{context}: {}", e.err().message().unwrap_or_default()),
-            retry_after_ms: None,
-        },
         SdkError::ServiceError(e) => {
             let mapped =
                 crate::codedeploy::classify(e.raw().status().as_u16(), e.err().code(), e.err().message(), &context);
@@ -126,16 +129,7 @@ where
                 (_, other) => other,
             }
         }
-        SdkError::TimeoutError(_) => RemoteError::Unavailable(format!("{context} timed out")),
-        SdkError::DispatchFailure(_) => RemoteError::Unavailable(format!("{context} could not be sent: {full}")),
-        SdkError::ResponseError(r) => RemoteError::Unavailable(format!(
-            "{context}: EC2 answered {} with a body the SDK could not read",
-            r.raw().status().as_u16()
-        )),
-        _ => RemoteError::Rejected {
-            code: "RequestConstructionFailed".to_owned(),
-            message: format!("{context} could not be built: {full}; check the AWS region and configuration"),
-        },
+        _ => crate::codedeploy::no_answer(&context, crate::aws::classify(err).kind, &full),
     };
     warn!(error = %full, "EC2 DescribeInstances failed");
     mapped

@@ -31,7 +31,12 @@ impl EventBridgeBus {
     /// Publishes to `bus_name` with a new client built from `cfg`.
     #[must_use]
     pub fn from_config(cfg: &SdkConfig, bus_name: impl Into<String>) -> Self {
-        Self::new(Client::new(cfg), bus_name)
+        Self::new(
+            Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(cfg).retry_classifier(crate::aws::transport_only()).build(),
+            ),
+            bus_name,
+        )
     }
 
     /// The bus's name.

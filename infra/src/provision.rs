@@ -126,9 +126,7 @@ pub enum ProvisionError {
     #[error("invalid provisioning option: {0}")]
     InvalidOption(String),
     /// An AWS call failed.
-    #[error(
-        "{service} {op} on `{resource}` failed: {message}; check credentials, region and AWS_ENDPOINT_URL, then run `greenfleet infra up` again"
-    )]
+    #[error("{service} {op} on `{resource}` failed: {message}")]
     Aws {
         /// `SQS`, `DynamoDB` or `EventBridge`.
         service: &'static str,
@@ -136,7 +134,7 @@ pub enum ProvisionError {
         op: &'static str,
         /// The resource it was about.
         resource: String,
-        /// The error chain.
+        /// The error chain, then what to do about it.
         message: String,
         /// Whether retrying may help (throttling, 5xx, network).
         retryable: bool,
@@ -202,8 +200,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let c = classify(err);
-    tracing::warn!(service, op, resource, error = %c.message, "provisioning call failed");
-    ProvisionError::Aws { service, op, resource: resource.to_owned(), message: c.message, retryable: c.retryable }
+    tracing::debug!(service, op, resource, error = %c.message, "provisioning call failed");
+    let message = format!("{}; {}", c.message, c.kind.advice());
+    ProvisionError::Aws { service, op, resource: resource.to_owned(), message, retryable: c.retryable }
 }
 
 fn check_options(names: &Names, opts: &ProvisionOptions) -> Result<(), ProvisionError> {

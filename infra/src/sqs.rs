@@ -2,14 +2,16 @@
 //!
 //! Delays become `DelaySeconds` (SQS's limit is 15 minutes: the worker re-arms longer timers),
 //! releases become `ChangeMessageVisibility`, acks become `DeleteMessageBatch`. Dead-lettering is the
-//! queue's redrive policy (see [`crate::provision`]), so receive counts come from SQS itself.
+//! queue's redrive policy (see [`crate::provision`]), so receive counts come from SQS itself; a
+//! message that can never succeed is moved at once (`dead_letter`: a send to the queue the redrive
+//! policy names, then a delete).
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
 use greenfleet_core::ports::{Delivery, MessageQueue, QueueError};
 
 use crate::aws::classify;
@@ -40,7 +42,12 @@ impl SqsQueue {
     /// A queue at `url` with a new client built from `cfg`.
     #[must_use]
     pub fn from_config(cfg: &SdkConfig, url: impl Into<String>) -> Self {
-        Self::new(Client::new(cfg), url)
+        Self::new(
+            Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(cfg).retry_classifier(crate::aws::transport_only()).build(),
+            ),
+            url,
+        )
     }
 
     /// The queue's URL.
@@ -205,8 +212,65 @@ impl MessageQueue for SqsQueue {
         }
     }
 
+    async fn dead_letter(&self, receipt: &str, body: &str) -> Result<(), QueueError> {
+        let dlq = self.dead_letter_url().await?;
+        self.client
+            .send_message()
+            .queue_url(&dlq)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| self.error("SendMessage to the dead-letter queue", &e, false))?;
+        self.ack(&[receipt.to_owned()]).await
+    }
+
     fn max_delay_ms(&self) -> u64 {
         MAX_DELAY_SECS * 1000
+    }
+}
+
+impl SqsQueue {
+    /// The URL of this queue's dead-letter queue, from its redrive policy (`deadLetterTargetArn`).
+    async fn dead_letter_url(&self) -> Result<String, QueueError> {
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| {
+                let missing = e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist());
+                self.error("GetQueueAttributes", &e, missing)
+            })?;
+        let policy = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::RedrivePolicy));
+        let arn = policy
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+            .and_then(|v| v.get("deadLetterTargetArn").and_then(|a| a.as_str()).map(str::to_owned))
+            .ok_or_else(|| {
+                QueueError::Rejected(format!(
+                    "queue {} has no dead-letter queue in its redrive policy; run `greenfleet infra up`",
+                    self.url
+                ))
+            })?;
+        // arn:aws:sqs:<region>:<account>:<name>
+        let mut parts = arn.rsplitn(3, ':');
+        let (Some(name), Some(account)) = (parts.next(), parts.next()) else {
+            return Err(QueueError::Rejected(format!(
+                "queue {}: dead-letter target `{arn}` is not a queue ARN",
+                self.url
+            )));
+        };
+        let out =
+            self.client.get_queue_url().queue_name(name).queue_owner_aws_account_id(account).send().await.map_err(
+                |e| {
+                    let missing = e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist());
+                    self.error("GetQueueUrl (dead-letter queue)", &e, missing)
+                },
+            )?;
+        out.queue_url()
+            .map(str::to_owned)
+            .ok_or_else(|| QueueError::Unavailable(format!("SQS returned no URL for the dead-letter queue {name}")))
     }
 }
 

@@ -87,6 +87,7 @@ pub async fn pump(env: &Embedded, rng: &mut Rng, h: Hostility) -> usize {
                 Disposition::Ack => queue.ack(std::slice::from_ref(&d.receipt)).await.expect("memory queue"),
                 Disposition::Retry(ms) => queue.release(&d.receipt, ms).await.expect("memory queue"),
                 Disposition::Poison(_) => queue.release(&d.receipt, 0).await.expect("memory queue"),
+                Disposition::DeadLetter(_) => queue.dead_letter(&d.receipt, &d.body).await.expect("memory queue"),
             }
         }
     }

@@ -10,6 +10,7 @@ mod contract;
 mod crash;
 mod dst;
 mod embedded;
+mod errors;
 mod gates;
 mod operators;
 mod readme;

@@ -83,6 +83,25 @@ pub fn names(args: &AwsArgs) -> anyhow::Result<Names> {
     Names::new(&args.prefix).map_err(anyhow::Error::from)
 }
 
+/// What the commands that only read the table (`status`, `history`, `list`, `watch`) need: no queue
+/// is looked up, so they work (and fail) on the table alone.
+pub struct TableReader {
+    /// The SDK configuration.
+    pub sdk: SdkConfig,
+    /// Resource names.
+    pub names: Names,
+    /// The table.
+    pub store: Arc<DynamoStore>,
+}
+
+/// Loads the SDK configuration for reading greenfleet's table; no AWS call is made yet.
+pub async fn connect_table(args: &AwsArgs) -> anyhow::Result<TableReader> {
+    let names = names(args)?;
+    let sdk = greenfleet_infra::aws::load_sdk_config().await;
+    let store = Arc::new(DynamoStore::from_config(&sdk, names.table()));
+    Ok(TableReader { sdk, names, store })
+}
+
 /// Loads the SDK configuration and finds the queues (never creates them).
 pub async fn connect(args: &AwsArgs) -> anyhow::Result<Connected> {
     let names = names(args)?;

@@ -104,6 +104,7 @@ impl Embedded {
                     Disposition::Ack => queue.ack(std::slice::from_ref(&d.receipt)).await,
                     Disposition::Retry(ms) => queue.release(&d.receipt, ms).await,
                     Disposition::Poison(_) => queue.release(&d.receipt, 0).await,
+                    Disposition::DeadLetter(_) => queue.dead_letter(&d.receipt, &d.body).await,
                 };
             }
         }

@@ -10,9 +10,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_filter = match cli.command {
         Command::Worker { .. } => "info",
-        _ => "warn",
+        _ => "",
     };
-    telemetry::init(&cli.log_format, default_filter);
+    let default_filter =
+        if default_filter.is_empty() { telemetry::command_filter("warn") } else { default_filter.to_owned() };
+    telemetry::init(&cli.log_format, &default_filter);
     // The benchmark measures one core; everything else may use them all.
     let runtime = if matches!(cli.command, Command::Bench { .. }) {
         tokio::runtime::Builder::new_current_thread().enable_all().build()

@@ -8,10 +8,11 @@ use greenfleet_core::ids::RolloutId;
 use greenfleet_core::message::{StepBody, StepMessage};
 use greenfleet_core::ports::{Clock as _, MessageQueue as _, SagaStore as _};
 use greenfleet_core::saga::Saga;
+use greenfleet_infra::dynamo::DynamoStore;
 use greenfleet_infra::provision::{self, ProvisionOptions};
 
 use crate::clock::SystemClock;
-use crate::connect::{AwsArgs, Connected, connect, names};
+use crate::connect::{AwsArgs, connect, connect_table, names};
 use crate::demo;
 
 /// `--output`.
@@ -91,9 +92,9 @@ pub async fn submit(args: &AwsArgs, body: &[u8], via_bus: bool) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-async fn load(c: &Connected, id: &str) -> anyhow::Result<Saga> {
+async fn load(store: &DynamoStore, id: &str) -> anyhow::Result<Saga> {
     let id = RolloutId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
-    match c.store.load(&id).await? {
+    match store.load(&id).await.with_context(|| format!("reading rollout `{id}` from table `{}`", store.table()))? {
         Some(s) => Ok(s),
         None => bail!("no rollout `{id}`; `greenfleet list` shows the active and recent ones"),
     }
@@ -101,8 +102,8 @@ async fn load(c: &Connected, id: &str) -> anyhow::Result<Saga> {
 
 /// `greenfleet status <id>`.
 pub async fn status(args: &AwsArgs, id: &str, output: Output) -> anyhow::Result<ExitCode> {
-    let c = connect(args).await?;
-    let saga = load(&c, id).await?;
+    let c = connect_table(args).await?;
+    let saga = load(&c.store, id).await?;
     if output == Output::Json {
         print_json(&serde_json::json!({
             "rolloutId": saga.id, "phase": saga.phase.name(), "waitingFor": saga.waiting_for(),
@@ -125,8 +126,8 @@ pub async fn status(args: &AwsArgs, id: &str, output: Output) -> anyhow::Result<
 
 /// `greenfleet history <id>`.
 pub async fn history(args: &AwsArgs, id: &str, output: Output) -> anyhow::Result<ExitCode> {
-    let c = connect(args).await?;
-    let saga = load(&c, id).await?;
+    let c = connect_table(args).await?;
+    let saga = load(&c.store, id).await?;
     if output == Output::Json {
         print_json(&saga.history)?;
     } else {
@@ -137,9 +138,10 @@ pub async fn history(args: &AwsArgs, id: &str, output: Output) -> anyhow::Result
 
 /// `greenfleet list`.
 pub async fn list(args: &AwsArgs, output: Output) -> anyhow::Result<ExitCode> {
-    let c = connect(args).await?;
-    let active = c.store.list_active().await?;
-    let recent = c.store.list_recent(20).await?;
+    let c = connect_table(args).await?;
+    let reading = || format!("listing rollouts in table `{}`", c.store.table());
+    let active = c.store.list_active().await.with_context(reading)?;
+    let recent = c.store.list_recent(20).await.with_context(reading)?;
     if output == Output::Json {
         print_json(&serde_json::json!({ "active": active, "recent": recent }))?;
         return Ok(ExitCode::SUCCESS);
@@ -164,7 +166,7 @@ pub async fn list(args: &AwsArgs, output: Output) -> anyhow::Result<ExitCode> {
 /// `greenfleet approve` / `greenfleet cancel`: a message on the step queue, handled by a worker.
 pub async fn command(args: &AwsArgs, id: &str, body: StepBody, output: Output) -> anyhow::Result<ExitCode> {
     let c = connect(args).await?;
-    let saga = load(&c, id).await?;
+    let saga = load(&c.store, id).await?;
     if let Some(o) = saga.outcome() {
         bail!(
             "rollout {} already ended: {}; nothing to {}",

@@ -138,6 +138,13 @@ async fn consume(
                     stats.retried.fetch_add(1, Ordering::Relaxed);
                     let _ = queue.release(&d.receipt, ms).await;
                 }
+                Disposition::DeadLetter(why) => {
+                    stats.poisoned.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = queue.dead_letter(&d.receipt, &d.body).await {
+                        warn!(?source, error = %e, %why, "moving to the dead-letter queue failed; left for the redrive policy");
+                        let _ = queue.release(&d.receipt, 0).await;
+                    }
+                }
                 Disposition::Poison(why) => {
                     stats.poisoned.fetch_add(1, Ordering::Relaxed);
                     warn!(?source, receive_count = d.receive_count, %why, "poison message left for the dead-letter queue");

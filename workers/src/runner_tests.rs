@@ -40,6 +40,9 @@ impl MessageQueue for LongPoll {
     async fn release(&self, receipt: &str, delay_ms: u64) -> Result<(), QueueError> {
         self.0.release(receipt, delay_ms).await
     }
+    async fn dead_letter(&self, receipt: &str, body: &str) -> Result<(), QueueError> {
+        self.0.dead_letter(receipt, body).await
+    }
     fn max_delay_ms(&self) -> u64 {
         self.0.max_delay_ms()
     }

@@ -13,7 +13,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use greenfleet_core::cloud::InstanceCounts;
 use greenfleet_core::ids::{RolloutId, Timestamp};
 use greenfleet_core::ports::{Clock as _, Deployments as _, SagaStore as _};
@@ -22,7 +22,7 @@ use greenfleet_infra::codedeploy::CodeDeploySdk;
 use serde::Serialize;
 
 use crate::clock::SystemClock;
-use crate::connect::{AwsArgs, connect};
+use crate::connect::{AwsArgs, connect_table};
 use crate::demo;
 use crate::ops::Output;
 
@@ -123,7 +123,7 @@ fn deploying(saga: &Saga) -> bool {
 /// Follows rollout `id` every `interval` until it ends; see the module documentation.
 pub async fn run(args: &AwsArgs, id: &str, interval: Duration, output: Output) -> anyhow::Result<ExitCode> {
     let id = RolloutId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let c = connect(args).await?;
+    let c = connect_table(args).await?;
     let codedeploy = CodeDeploySdk::from_config(&c.sdk);
     let tty = output == Output::Text && std::io::stdout().is_terminal();
     let columns = std::env::var("COLUMNS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_COLUMNS);
@@ -131,7 +131,8 @@ pub async fn run(args: &AwsArgs, id: &str, interval: Duration, output: Output) -
     let mut last: Option<Progress> = None;
     let mut stdout = std::io::stdout();
     let saga = loop {
-        let Some(saga) = c.store.load(&id).await? else {
+        let reading = || format!("reading rollout `{id}` from table `{}`", c.store.table());
+        let Some(saga) = c.store.load(&id).await.with_context(reading)? else {
             if started.elapsed() > APPEAR_WAIT {
                 bail!(
                     "no rollout `{id}` after {} s; check the id and the prefix (`greenfleet list` shows the active and recent ones)",

@@ -61,6 +61,9 @@ pub enum Disposition {
     Retry(u64),
     /// Bad input: leave it to the redrive policy, which moves it to the dead-letter queue.
     Poison(String),
+    /// A broken invariant (`SagaError`): a bug, not a cloud failure. Retrying cannot help, so the
+    /// message goes to the dead-letter queue at once ([`greenfleet_core::ports::MessageQueue::dead_letter`]).
+    DeadLetter(String),
 }
 
 /// A failure while handling a message; retryable failures leave the message for redelivery.
@@ -116,9 +119,16 @@ impl Worker {
             Source::Steps => self.step(d).await,
             Source::Events => self.event(d).await,
         };
-        result.unwrap_or_else(|e| {
-            warn!(error = %e, ?source, "message left for redelivery");
-            Disposition::Retry(1_000)
+        result.unwrap_or_else(|e| match e {
+            WorkerError::Saga(bug) => {
+                let greenfleet_core::SagaError::Invariant { rollout, what } = &bug;
+                tracing::error!(rollout_id = %rollout, invariant = %what, ?source, "broken invariant (a bug): the message goes to the dead-letter queue now");
+                Disposition::DeadLetter(bug.to_string())
+            }
+            e => {
+                warn!(error = %e, ?source, "message left for redelivery");
+                Disposition::Retry(1_000)
+            }
         })
     }
 

@@ -155,3 +155,61 @@ async fn every_line_logged_while_a_message_is_handled_names_its_rollout() {
     assert!(text.lines().filter(|l| l.contains("rollout accepted")).all(|l| named(&l)), "{text}");
     assert!(text.lines().any(|l| l.contains("from=") && named(&l)), "transitions are logged in the span:\n{text}");
 }
+
+/// A broken invariant is a bug, not a cloud failure: the message that meets it goes to the
+/// dead-letter queue on its first delivery (the log names the rollout), instead of coming back until
+/// the redrive policy gives up.
+#[tokio::test]
+async fn a_broken_invariant_sends_the_message_to_the_dead_letter_queue_at_once() {
+    use greenfleet_core::ports::{Clock as _, MessageQueue as _, SagaStore as _};
+    use greenfleet_core::saga::Phase;
+
+    let s = scenarios::demo().into_iter().find(|s| s.name == "shop-6.0").expect("the shop scenario");
+    let env = Embedded::new(DEMO_START);
+    s.install(&env.cloud);
+    env.submit(&s.request().to_string()).await;
+    let waiting = |env: &Embedded| env.store.all().first().is_some_and(|s| matches!(s.phase, Phase::AwaitDeployment));
+    while !waiting(&env) {
+        if env.pump().await == 0 {
+            let due = env.next_due().expect("the rollout has something to do before it waits on CodeDeploy");
+            env.clock.set(if due > env.clock.now() { due } else { env.clock.now().plus_ms(1) });
+        }
+    }
+    // Break the invariant "a rollout waiting on its deployment knows the deployment's id".
+    let mut broken = env.store.all().into_iter().next().expect("saga stored");
+    broken.facts.deployment_id = None;
+    let expected = broken.version;
+    broken.version += 1;
+    env.store.save(&broken, expected).await.expect("saved");
+
+    // Deliver as the worker loop does until some message meets the broken invariant: on its first
+    // delivery, it is to be dead-lettered.
+    use crate::worker::{Disposition, Source};
+    let queues = [(Source::Intake, &env.intake), (Source::Events, &env.events), (Source::Steps, &env.steps)];
+    let mut met = None;
+    for _ in 0..1_000 {
+        let mut handled = 0;
+        for (source, queue) in queues {
+            for d in queue.receive(10, 0).await.expect("memory queue") {
+                handled += 1;
+                match env.worker.process(source, &d).await {
+                    Disposition::DeadLetter(why) => met = Some((queue, d, why)),
+                    Disposition::Ack => queue.ack(std::slice::from_ref(&d.receipt)).await.expect("memory queue"),
+                    other => panic!("{other:?} for {}", d.body),
+                }
+            }
+        }
+        if met.is_some() {
+            break;
+        }
+        if handled == 0 {
+            let due = env.next_due().expect("a timer or event is due");
+            env.clock.set(if due > env.clock.now() { due } else { env.clock.now().plus_ms(1) });
+        }
+    }
+    let (queue, d, why) = met.expect("a message met the broken invariant");
+    assert_eq!(d.receive_count, 1, "dead-lettered on its first delivery");
+    assert_eq!(why, "rollout shop-6.0: no deployment id while waiting for the deployment");
+    queue.dead_letter(&d.receipt, &d.body).await.expect("memory queue");
+    assert_eq!(queue.dead_letters(), vec![d.body.clone()]);
+}

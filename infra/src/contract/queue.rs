@@ -1,4 +1,5 @@
-//! `MessageQueue` contract: send / receive / ack, delays, release, receive counts, dead-lettering.
+//! `MessageQueue` contract: send / receive / ack, delays, release, receive counts, dead-lettering
+//! (by the redrive policy, and at once with `dead_letter`).
 //!
 //! The in-memory queue runs on a manual clock, SQS on real time. A [`Rig`] hides the difference:
 //! where the contract says "let this much time pass", the memory rig advances its clock and the SQS
@@ -198,6 +199,19 @@ async fn dead_letters(rig: &dyn Rig) {
     assert_eq!(rig.dead_letters().await, vec!["poison".to_owned()]);
 }
 
+/// `dead_letter` moves a received message to the dead-letter queue at once, on its first receive.
+async fn dead_letter_at_once(rig: &dyn Rig) {
+    let q = rig.queue();
+    q.send("broken invariant", 0).await.expect("send");
+    let d = one(rig, "the first receive").await;
+    assert_eq!(d.receive_count, 1);
+    q.dead_letter(&d.receipt, &d.body).await.expect("dead-letter");
+    rig.elapse(rig.visibility_ms() + 1_000);
+    let wait = if rig.patience_ms() == 0 { 0 } else { rig.visibility_ms() + 1_000 };
+    assert_eq!(q.receive(10, wait).await.expect("receive"), Vec::new(), "gone from the queue");
+    assert_eq!(rig.dead_letters().await, vec!["broken invariant".to_owned()]);
+}
+
 /// The whole `MessageQueue` contract; each property gets a fresh queue from `make`.
 pub(crate) async fn check_queue(make: impl AsyncFn() -> Box<dyn Rig>) {
     send_receive_ack(&*make().await).await;
@@ -205,6 +219,7 @@ pub(crate) async fn check_queue(make: impl AsyncFn() -> Box<dyn Rig>) {
     delays(&*make().await).await;
     release(&*make().await).await;
     dead_letters(&*make().await).await;
+    dead_letter_at_once(&*make().await).await;
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! [`SpotHttpClient`]: core's `Elastigroups` over Spot's REST API. Each call is one HTTP request with
-//! its own timeout, retried here (jittered exponential backoff, at least `X-RateLimit-Reset` after a
-//! 429) while the failure is retryable; then the last error is returned for the saga to sort. Calls
-//! that are not idempotent are repeated only when Spot surely did not act on them.
+//! its own timeout. The client repeats a request only when Spot surely did not act on it: a 429
+//! (after at least `X-RateLimit-Reset`, if that is at most [`MAX_TRANSPORT_WAIT`]) or a connection that
+//! was never made, within a budget of [`MAX_TRANSPORT_RETRIES`] retries
+//! ([`greenfleet_core::failure::FailureKind::is_transport_retryable`]). Everything else (5xx, timeouts,
+//! a longer rate-limit reset) goes back to the saga, whose attempts are the one durable retry layer:
+//! it reads the group's state before repeating what may have taken effect.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -15,6 +18,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use tracing::{debug, warn};
 
 use greenfleet_core::cloud::{Capacity, GreenDeployment, GreenSpec, GroupInstance, GroupView, InstanceState};
+use greenfleet_core::failure::{self, FailureKind, NoAnswer, Observed};
 use greenfleet_core::ids::{ElastigroupId, GreenDeploymentId, InstanceId};
 use greenfleet_core::ports::{Elastigroups, RemoteError};
 
@@ -22,8 +26,13 @@ use super::config::{SpotAccountId, SpotConfig, SpotToken};
 use super::error::{self, Call, SpotSetupError};
 use super::wire::{CapacityRequest, DetachRequest, Envelope, GreenItem, GreenRequest, GroupItem, InstanceItem};
 
-/// Longest wait between two attempts (a longer `X-RateLimit-Reset` still wins).
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Most retries after the first attempt, whatever `SpotConfig::max_retries` asks: the saga retries
+/// the step later, with the message back on the queue, so a worker never holds a message through a
+/// long series of HTTP attempts.
+pub const MAX_TRANSPORT_RETRIES: usize = 2;
+/// Longest wait between two attempts. A 429 whose `X-RateLimit-Reset` is longer goes back to the saga,
+/// which waits at least that long (`RemoteError::Throttled::retry_after_ms`).
+pub const MAX_TRANSPORT_WAIT: Duration = Duration::from_secs(5);
 
 /// The Spot Elastigroup API over HTTPS. Build one per process and share it (behind an `Arc`): it pools
 /// connections.
@@ -93,11 +102,11 @@ impl SpotHttpClient {
         let backoff = ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(self.min_delay)
-            .with_max_delay(MAX_BACKOFF)
-            .with_max_times(self.max_retries);
+            .with_max_delay(MAX_TRANSPORT_WAIT)
+            .with_max_times(self.max_retries.min(MAX_TRANSPORT_RETRIES));
         let result = (|| self.attempt::<T>(&call, body.as_deref()))
             .retry(backoff)
-            .when(|f: &Failure| f.error.is_retryable() && (replay == Replay::Always || !f.maybe_applied))
+            .when(|f: &Failure| f.transport_retryable())
             .adjust(|f, next| {
                 // Spot says retrying while blocked delays the reset: never come back before it.
                 let reset = match &f.error {
@@ -134,24 +143,29 @@ impl SpotHttpClient {
         if let Some(body) = body {
             request = request.body(body.to_vec());
         }
-        let response = request.send().await.map_err(|e| Failure {
+        let response = request.send().await.map_err(|e| {
             // A connection that was never made carried no request.
-            maybe_applied: !e.is_connect(),
-            error: error::from_transport(call, self.timeout_ms, &e),
+            let no_answer = if e.is_connect() { NoAnswer::Connect } else { NoAnswer::Interrupted };
+            Failure {
+                maybe_applied: !e.is_connect(),
+                kind: failure::classify(Observed::NoAnswer(no_answer)),
+                error: error::from_transport(call, self.timeout_ms, &e),
+            }
         })?;
         let status = response.status();
         let reset = response.headers().get("x-ratelimit-reset").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Failure { maybe_applied: true, error: error::from_transport(call, self.timeout_ms, &e) })?;
+        let bytes = response.bytes().await.map_err(|e| Failure {
+            maybe_applied: true,
+            kind: FailureKind::Transient,
+            error: error::from_transport(call, self.timeout_ms, &e),
+        })?;
         let request_id = error::request_id(&bytes);
         let rid = request_id.as_deref().unwrap_or("-");
         debug!(call = %call, status = status.as_u16(), bytes = bytes.len(), request_id = rid, "Spot answered");
         if !status.is_success() {
-            let error = error::from_status(call, status.as_u16(), reset.as_deref(), &bytes);
+            let (kind, error) = error::from_status(call, status.as_u16(), reset.as_deref(), &bytes);
             // A 429 is refused before Spot acts; a 5xx may come from a gateway after it acted.
-            return Err(Failure { maybe_applied: status.is_server_error(), error });
+            return Err(Failure { maybe_applied: status.is_server_error(), kind, error });
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Answered { items: Vec::new(), request_id });
@@ -170,26 +184,38 @@ struct Answered<T> {
     request_id: Option<String>,
 }
 
-/// Whether a call may be sent again after a failure that leaves its effect unknown.
+/// Whether repeating a call whose effect is unknown is harmless. The transport repeats neither kind
+/// then (the saga does); this only tells the error message whether to warn that it may have acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Replay {
     /// Reads and absolute writes (`PUT …/capacity`): repeating them changes nothing.
     Always,
-    /// Starting a Blue/Green deployment, detaching, stopping: retried only when Spot surely did not act
-    /// (429, no connection). Otherwise the caller reads the state first, as the saga does (F11).
+    /// Starting a Blue/Green deployment, detaching, stopping: the caller reads the state before
+    /// repeating one whose outcome is unknown, as the saga does (F11).
     IfNotApplied,
 }
 
-/// A failed attempt, and whether Spot may nevertheless have carried it out.
+/// A failed attempt, what it means, and whether Spot may nevertheless have carried it out.
 #[derive(Debug)]
 struct Failure {
     error: RemoteError,
+    kind: FailureKind,
     maybe_applied: bool,
 }
 
 impl Failure {
+    /// A failure before anything was sent, or an answer that cannot be read: not worth repeating.
     fn unsent(error: RemoteError) -> Self {
-        Self { error, maybe_applied: false }
+        Self { error, kind: FailureKind::Invalid, maybe_applied: false }
+    }
+
+    /// Whether the transport may send it again now (see the module doc).
+    fn transport_retryable(&self) -> bool {
+        let wait = match &self.error {
+            RemoteError::Throttled { retry_after_ms: Some(ms), .. } => Duration::from_millis(*ms),
+            _ => Duration::ZERO,
+        };
+        self.kind.is_transport_retryable() && !self.maybe_applied && wait <= MAX_TRANSPORT_WAIT
     }
 }
 

@@ -101,10 +101,12 @@ pub struct SpotConfig {
     /// Timeout of one HTTP call (connect, send, read), in milliseconds.
     #[serde(default = "defaults::timeout_ms")]
     pub timeout_ms: u64,
-    /// Retries after the first attempt on throttling, 5xx and timeouts.
+    /// Retries after the first attempt, only on throttling and connections never made; at most
+    /// [`super::MAX_TRANSPORT_RETRIES`] whatever is set (the saga retries the rest).
     #[serde(default = "defaults::max_retries")]
     pub max_retries: usize,
-    /// First backoff delay in milliseconds; it doubles (with jitter) up to 30 s.
+    /// First backoff delay in milliseconds; it doubles (with jitter) up to
+    /// [`super::MAX_TRANSPORT_WAIT`].
     #[serde(default = "defaults::retry_min_delay_ms")]
     pub retry_min_delay_ms: u64,
     /// `drainingTimeout` sent with `detachInstances`, in seconds: how long the load balancer drains an
@@ -137,7 +139,7 @@ mod defaults {
         10_000
     }
     pub(super) fn max_retries() -> usize {
-        5
+        2
     }
     pub(super) fn retry_min_delay_ms() -> u64 {
         500

@@ -1,6 +1,7 @@
 //! Sorting Spot's failures into core's `RemoteError`: what the caller should do about each. Messages
 //! name the call and say what to fix; the token never appears in them (it travels only in a header).
 
+use greenfleet_core::failure::{self, FailureKind, Observed};
 use greenfleet_core::ports::RemoteError;
 
 use super::wire::{ErrorEnvelope, RequestOnly};
@@ -94,8 +95,14 @@ pub(crate) fn reset_ms(header: Option<&str>) -> Option<u64> {
     (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).ceil() as u64)
 }
 
-/// A non-2xx answer as a `RemoteError`.
-pub(crate) fn from_status(call: &Call, status: u16, rate_limit_reset: Option<&str>, body: &[u8]) -> RemoteError {
+/// A non-2xx answer as core's classification and a `RemoteError`: Spot's GROUP_DOESNT_EXIST first
+/// (whatever the status), then [`greenfleet_core::failure::classify`] on the status and Spot's code.
+pub(crate) fn from_status(
+    call: &Call,
+    status: u16,
+    rate_limit_reset: Option<&str>,
+    body: &[u8],
+) -> (FailureKind, RemoteError) {
     let envelope: ErrorEnvelope = serde_json::from_slice(body).unwrap_or_default();
     let rid = cite(Some(envelope.request.id.as_str()).filter(|id| !id.trim().is_empty()));
     let errors = &envelope.response.errors;
@@ -115,36 +122,45 @@ pub(crate) fn from_status(call: &Call, status: u16, rate_limit_reset: Option<&st
     let said = if detail.is_empty() { String::new() } else { format!(": {detail}") };
     if let Some(missing) = errors.iter().map(|e| e.code.as_str()).find(|c| GROUP_MISSING.contains(c)) {
         let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
-        return RemoteError::NotFound(format!(
-            "Spot answered {call} with {status} {missing}{detail}: no such Elastigroup in this account; \
-             check the Elastigroup id and that SPOTINST_ACCOUNT is the account that owns it{rid}"
-        ));
+        return (
+            FailureKind::NotFound,
+            RemoteError::NotFound(format!(
+                "Spot answered {call} with {status} {missing}{detail}: no such Elastigroup in this account; \
+                 check the Elastigroup id and that SPOTINST_ACCOUNT is the account that owns it{rid}"
+            )),
+        );
     }
-    match status {
-        429 => RemoteError::Throttled {
+    let kind = failure::classify(Observed::Answered { status, code: code.as_deref() });
+    let error = match kind {
+        FailureKind::Throttled => RemoteError::Throttled {
             message: format!("Spot rate limit exceeded on {call}{said}{rid}"),
             retry_after_ms: reset_ms(rate_limit_reset),
         },
-        404 => RemoteError::NotFound(format!(
-            "Spot answered 404 to {call}{said}; check the Elastigroup id and SPOTINST_ACCOUNT{rid}"
+        FailureKind::NotFound => RemoteError::NotFound(format!(
+            "Spot answered {status} to {call}{said}; check the Elastigroup id and SPOTINST_ACCOUNT{rid}"
         )),
-        500..=599 => RemoteError::Unavailable(format!("Spot answered {status} to {call}{said}{rid}")),
-        401 => RemoteError::Rejected {
+        FailureKind::Transient | FailureKind::EndpointUnreachable => {
+            RemoteError::Unavailable(format!("Spot answered {status} to {call}{said}{rid}"))
+        }
+        FailureKind::AccessDenied | FailureKind::NoCredentials | FailureKind::NoRegion if status == 403 => {
+            RemoteError::Rejected {
+                code: code.unwrap_or_else(|| "FORBIDDEN".to_owned()),
+                message: format!(
+                    "Spot forbade {call}{said}; check that the token's user may act on this account \
+                     (SPOTINST_ACCOUNT) and group{rid}"
+                ),
+            }
+        }
+        FailureKind::AccessDenied | FailureKind::NoCredentials | FailureKind::NoRegion => RemoteError::Rejected {
             code: code.unwrap_or_else(|| "UNAUTHORIZED".to_owned()),
             message: format!("the Spot token was refused on {call}{said}; check SPOTINST_TOKEN{rid}"),
         },
-        403 => RemoteError::Rejected {
-            code: code.unwrap_or_else(|| "FORBIDDEN".to_owned()),
-            message: format!(
-                "Spot forbade {call}{said}; check that the token's user may act on this account \
-                 (SPOTINST_ACCOUNT) and group{rid}"
-            ),
-        },
-        _ => RemoteError::Rejected {
+        FailureKind::Conflict | FailureKind::Invalid => RemoteError::Rejected {
             code: code.unwrap_or_else(|| format!("HTTP_{status}")),
             message: format!("Spot refused {call} with {status}{said}{rid}"),
         },
-    }
+    };
+    (kind, error)
 }
 
 /// A transport failure (timeout, connection, reading the body) as a `RemoteError`.
@@ -191,7 +207,7 @@ mod tests {
     fn errors_envelope_gives_code_message_and_field() {
         let body = br#"{"response":{"status":{"code":400,"message":"Bad Request"},
             "errors":[{"code":"VALIDATION_ERROR","message":"maximum is lower than target","field":"capacity.maximum"}]}}"#;
-        let e = from_status(&call(), 400, None, body);
+        let e = from_status(&call(), 400, None, body).1;
         let RemoteError::Rejected { code, message } = e else { panic!("{e:?}") };
         assert_eq!(code, "VALIDATION_ERROR");
         assert!(message.contains("maximum is lower than target (field `capacity.maximum`)"), "{message}");
@@ -205,7 +221,7 @@ mod tests {
         let body = br#"{"request":{"id":"9f1c-77","url":"/aws/ec2/group/sig-1/capacity","method":"PUT"},
             "response":{"status":{"code":400,"message":"Bad Request"},
             "errors":[{"code":"GROUP_DOESNT_EXIST","message":"Group doesn't exist"}]}}"#;
-        let e = from_status(&call(), 400, None, body);
+        let e = from_status(&call(), 400, None, body).1;
         let RemoteError::NotFound(message) = &e else { panic!("{e:?}") };
         assert!(message.contains("GROUP_DOESNT_EXIST") && message.contains("Group doesn't exist"), "{message}");
         assert!(message.contains("check the Elastigroup id and that SPOTINST_ACCOUNT"), "{message}");
@@ -214,14 +230,16 @@ mod tests {
 
         let with_id = |status: u16, errors: &str| {
             let body = format!(r#"{{"request":{{"id":"r-42"}},"response":{{"errors":{errors}}}}}"#);
-            from_status(&call(), status, Some("1"), body.as_bytes()).to_string()
+            from_status(&call(), status, Some("1"), body.as_bytes()).1.to_string()
         };
         let refused = r#"[{"code":"VALIDATION_ERROR","message":"no"}]"#;
         for status in [400, 401, 403, 404, 409, 429, 503] {
             let text = with_id(status, refused);
             assert!(text.contains("(Spot request id r-42)"), "{status}: {text}");
         }
-        assert!(!from_status(&call(), 400, None, br#"{"response":{"errors":[]}}"#).to_string().contains("request id"));
+        assert!(
+            !from_status(&call(), 400, None, br#"{"response":{"errors":[]}}"#).1.to_string().contains("request id")
+        );
         assert_eq!(request_id(br#"{"request":{"id":"abc"},"response":{}}"#).as_deref(), Some("abc"));
         assert_eq!(request_id(b"<html>"), None);
         assert!(malformed(&call(), "no items", Some("abc")).to_string().ends_with("(Spot request id abc)"));
@@ -229,19 +247,19 @@ mod tests {
 
     #[test]
     fn statuses_are_sorted() {
-        let throttled = from_status(&call(), 429, Some("2"), br#"{"response":{"status":{"code":429}},"data":"x"}"#);
+        let throttled = from_status(&call(), 429, Some("2"), br#"{"response":{"status":{"code":429}},"data":"x"}"#).1;
         assert!(
             matches!(&throttled, RemoteError::Throttled { message, retry_after_ms: Some(2000) } if message.contains("rate limit")),
             "{throttled:?}"
         );
-        assert!(matches!(from_status(&call(), 404, None, b""), RemoteError::NotFound(_)));
+        assert!(matches!(from_status(&call(), 404, None, b"").1, RemoteError::NotFound(_)));
         assert!(
-            matches!(from_status(&call(), 502, None, b"<html>bad gateway</html>"), RemoteError::Unavailable(m) if m.contains("bad gateway"))
+            matches!(from_status(&call(), 502, None, b"<html>bad gateway</html>").1, RemoteError::Unavailable(m) if m.contains("bad gateway"))
         );
-        let e = from_status(&call(), 401, None, b"");
+        let e = from_status(&call(), 401, None, b"").1;
         assert!(e.to_string().contains("check SPOTINST_TOKEN") && e.to_string().starts_with("UNAUTHORIZED"), "{e}");
         assert!(
-            matches!(from_status(&call(), 409, None, b""), RemoteError::Rejected { code, .. } if code == "HTTP_409")
+            matches!(from_status(&call(), 409, None, b"").1, RemoteError::Rejected { code, .. } if code == "HTTP_409")
         );
         assert_eq!(reset_ms(Some("0.25")), Some(250));
         assert_eq!(reset_ms(Some("soon")), None);

@@ -13,6 +13,6 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use client::SpotHttpClient;
+pub use client::{MAX_TRANSPORT_RETRIES, MAX_TRANSPORT_WAIT, SpotHttpClient};
 pub use config::{DEFAULT_BASE_URL, SpotAccountId, SpotConfig, SpotToken};
 pub use error::SpotSetupError;

@@ -280,12 +280,39 @@ async fn throttling_waits_at_least_the_reset_then_succeeds() {
     assert_eq!(server.seen().len(), 2);
 }
 
+/// A 5xx may come after Spot acted: the transport never repeats it, the saga does (reading first).
 #[tokio::test]
-async fn server_errors_are_retried() {
+async fn server_errors_go_back_to_the_saga_at_once() {
     let server =
         Server::spawn(|seen, n| if n <= 2 { Reply::status(503, json!({})) } else { happy_spot(seen, n) }).await;
-    server.client().set_capacity(&sig(), Capacity { minimum: 0, maximum: 2, target: 1 }).await.unwrap();
-    assert_eq!(server.seen().len(), 3);
+    let err = server.client().set_capacity(&sig(), Capacity { minimum: 0, maximum: 2, target: 1 }).await.unwrap_err();
+    assert!(matches!(&err, RemoteError::Unavailable(m) if m.contains("503")), "{err:?}");
+    assert!(err.is_retryable(), "the saga retries it");
+    assert_eq!(server.seen().len(), 1);
+}
+
+/// Throttling is retried within the transport's budget, whatever the configuration asks; a reset
+/// longer than the transport waits goes back to the saga with the wait it asked for.
+#[tokio::test]
+async fn throttling_is_retried_within_a_small_budget() {
+    let always = Server::spawn(|_, _| Reply {
+        headers: vec![("x-ratelimit-reset", "0".into())],
+        ..Reply::status(429, json!({}))
+    })
+    .await;
+    let spot = SpotHttpClient::new(SpotConfig { max_retries: 10, retry_min_delay_ms: 1, ..always.config() }).unwrap();
+    let err = spot.group(&sig()).await.unwrap_err();
+    assert!(matches!(&err, RemoteError::Throttled { .. }), "{err:?}");
+    assert_eq!(always.seen().len(), 1 + crate::spot::MAX_TRANSPORT_RETRIES);
+
+    let long = Server::spawn(|_, _| Reply {
+        headers: vec![("x-ratelimit-reset", "60".into())],
+        ..Reply::status(429, json!({}))
+    })
+    .await;
+    let err = long.client().group(&sig()).await.unwrap_err();
+    assert!(matches!(&err, RemoteError::Throttled { retry_after_ms: Some(60_000), .. }), "{err:?}");
+    assert_eq!(long.seen().len(), 1, "a minute's wait is the saga's, not the transport's");
 }
 
 #[tokio::test]
@@ -308,14 +335,14 @@ async fn a_start_is_retried_after_a_429_but_not_after_an_ambiguous_503() {
 }
 
 #[tokio::test]
-async fn timeouts_give_up_as_unavailable_after_the_retries() {
+async fn timeouts_go_back_to_the_saga_without_a_retry() {
     let server = Server::spawn(|seen, n| Reply { delay: Duration::from_secs(2), ..happy_spot(seen, n) }).await;
     let spot = SpotHttpClient::new(SpotConfig { timeout_ms: 200, max_retries: 2, ..server.config() }).unwrap();
     let started = Instant::now();
     let err = spot.instances(&sig()).await.unwrap_err();
     assert!(matches!(&err, RemoteError::Unavailable(m) if m.contains("timed out after 200 ms")), "{err:?}");
     assert!(err.to_string().contains("GET /aws/ec2/group/sig-1234abcd/status"), "{err}");
-    assert_eq!(server.seen().len(), 3, "one attempt and two retries");
+    assert_eq!(server.seen().len(), 1, "the request may have reached Spot: not repeated here");
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
 }
 
@@ -392,7 +419,7 @@ fn setup_refuses_an_empty_token_and_a_bad_url() {
     let config: SpotConfig = serde_json::from_value(json!({"token": TOKEN})).unwrap();
     assert_eq!(
         (config.base_url.as_str(), config.timeout_ms, config.max_retries),
-        ("https://api.spotinst.io", 10_000, 5)
+        ("https://api.spotinst.io", 10_000, 2)
     );
 }
 

@@ -1,12 +1,14 @@
 //! The contract suites: greenfleet's real clients drive the simulator through every operation they
 //! use, errors included, and every recorded exchange — the request sent and the answer served — is
 //! checked against what the services publish: Spot's OpenAPI definition (`spot`), botocore's
-//! CodeDeploy model (`codedeploy`), and botocore's EC2 model for XML answers (`ec2`). The CodeDeploy
+//! CodeDeploy model (`codedeploy`), and botocore's EC2 model for XML answers (`ec2`); greenfleet's
+//! error classification is checked against botocore's retry policies (`retry`). The CodeDeploy
 //! and EC2 suites read the models through `GREENFLEET_BOTOCORE_DATA` (set by ./scripts/test.sh) and
 //! fail when it is missing.
 
 mod codedeploy;
 mod ec2;
+mod retry;
 mod spot;
 
 use greenfleet_core::cloud::GreenState;
