@@ -261,7 +261,7 @@ mod tests {
                 },
                 "step": "Done(Succeeded)", "waitingFor": "Succeeded", "done": true, "outcome": "Succeeded",
                 "revision": "s3://releases/shop/6.0.zip (zip)", "greenReady": 2, "greenExpected": 2,
-                "greenCount": 2, "blueCount": 2, "instancesDone": 2, "acceptedAt": 1, "since": 5,
+                "greenCount": 2, "blueCount": 2, "awaitingDeployment": false, "instancesDone": 2, "acceptedAt": 1, "since": 5,
                 "updatedAt": 9, "durationMs": 8, "history": [{"at": 1, "step": "Preflight", "note": "accepted"}]
             })
             .to_string()

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{DeploymentId, RolloutId, Timestamp};
 use crate::request::RolloutRequestDoc;
-use crate::saga::{Outcome, Saga};
+use crate::saga::{Outcome, Phase, Saga};
 
 /// The `statusVersion` this build writes.
 pub const STATUS_VERSION: u32 = 1;
@@ -68,6 +68,8 @@ pub struct RolloutStatus {
     pub green_count: usize,
     /// Blue instances recorded before the rollout changed anything.
     pub blue_count: usize,
+    /// Whether the step waits on the CodeDeploy deployment (its progress is worth reading from CodeDeploy).
+    pub awaiting_deployment: bool,
     /// Instances that finished CodeDeploy's lifecycle.
     pub instances_done: usize,
     /// The Elastigroup's capacity before the rollout, once recorded (restored at the end).
@@ -140,6 +142,7 @@ impl RolloutStatus {
             green_expected: f.green_progress.1,
             green_count: f.green.len(),
             blue_count: f.blue.len(),
+            awaiting_deployment: matches!(saga.phase, Phase::AwaitDeployment | Phase::Verify | Phase::AwaitApproval),
             instances_done: f.instances_done.len(),
             capacity_before: f.snapshot.map(|c| CapacityView {
                 minimum: c.minimum,
