@@ -11,6 +11,7 @@ mod crash;
 mod dst;
 mod embedded;
 mod gates;
+mod golden;
 mod operators;
 mod readme;
 mod sweep;
