@@ -12,11 +12,10 @@ use greenfleet_core::layout::{
 };
 use greenfleet_core::operator_event::{ApprovalDetail, CancelDetail};
 use greenfleet_core::request::{RolloutRequest, RolloutRequestDoc};
-use greenfleet_core::saga::Saga;
 use tokio::sync::OnceCell;
 
 use crate::error::ClientError;
-use crate::status::RolloutStatus;
+use crate::status::{RolloutStatus, STATUS_VERSION};
 
 /// The region used when neither the environment nor a profile names one (as greenfleet's own).
 const DEFAULT_REGION: &str = "us-east-1";
@@ -87,8 +86,15 @@ impl Client {
     /// (another fingerprint). Only when the table is readable: if it is not (no permission, not there
     /// yet), the request is sent, and greenfleet's `Rollout Request Conflicted` event is the answer.
     async fn refuse_conflict(&self, request: &RolloutRequest) -> Result<(), ClientError> {
-        let Ok(Some(saga)) = self.load(&request.rollout_id()).await else { return Ok(()) };
-        match greenfleet_core::fingerprint::conflict(&saga, request) {
+        let Ok(Some(status)) = self.status(&request.rollout_id()).await else { return Ok(()) };
+        // A request greenfleet accepted always validates again; if it no longer does, greenfleet decides.
+        let Ok(stored) = RolloutRequest::validate(status.request) else { return Ok(()) };
+        match greenfleet_core::fingerprint::conflict_with(
+            &status.rollout_id,
+            status.fingerprint.as_deref(),
+            &stored,
+            request,
+        ) {
             Some(c) => Err(ClientError::RequestConflict {
                 request_id: c.request_id.to_string(),
                 differences: c.differences.clone(),
@@ -188,13 +194,10 @@ impl Client {
         Ok(())
     }
 
-    /// Where rollout `id` is; `None` while greenfleet has not accepted it (yet).
+    /// Where rollout `id` is; `None` while greenfleet has not accepted it (yet). Reads the status
+    /// projection greenfleet writes beside the saga (`schema/rollout-status.v1.json`), never the
+    /// saga's internal state, so a new greenfleet release does not break this client.
     pub async fn status(&self, id: &RolloutId) -> Result<Option<RolloutStatus>, ClientError> {
-        Ok(self.load(id).await?.as_ref().map(RolloutStatus::from))
-    }
-
-    /// The stored saga of rollout `id`, if any.
-    async fn load(&self, id: &RolloutId) -> Result<Option<Saga>, ClientError> {
         let table_name = self.names.table();
         let out = self
             .dynamo
@@ -202,7 +205,7 @@ impl Client {
             .table_name(&table_name)
             .key(table::PK, AttributeValue::S(table::saga_pk(id)))
             .projection_expression("#s")
-            .expression_attribute_names("#s", table::STATE)
+            .expression_attribute_names("#s", table::ROLLOUT_STATUS)
             .consistent_read(true)
             .send()
             .await
@@ -215,13 +218,25 @@ impl Client {
             })?;
         let Some(item) = out.item() else { return Ok(None) };
         let unreadable = |message: String| ClientError::Unreadable { rollout_id: id.to_string(), message };
-        let state = item
-            .get(table::STATE)
+        let raw = item
+            .get(table::ROLLOUT_STATUS)
             .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| unreadable(format!("no `{}` string", table::STATE)))?;
-        let saga: Saga = serde_json::from_str(state).map_err(|e| unreadable(e.to_string()))?;
-        Ok(Some(saga))
+            .ok_or_else(|| unreadable(format!("no `{}` string", table::ROLLOUT_STATUS)))?;
+        decode_status(raw).map(Some).map_err(unreadable)
     }
+}
+
+/// A status projection this client can read: `statusVersion` up to [`STATUS_VERSION`].
+fn decode_status(raw: &str) -> Result<RolloutStatus, String> {
+    let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
+    match value.get("statusVersion").and_then(serde_json::Value::as_u64) {
+        Some(v) if v > u64::from(STATUS_VERSION) => {
+            return Err(format!("statusVersion {v}, newer than the {STATUS_VERSION} this client reads"));
+        }
+        Some(_) => {}
+        None => return Err("no `statusVersion`".into()),
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -236,6 +251,31 @@ mod tests {
             .endpoint_url("http://127.0.0.1:9")
             .build();
         Client::new(&cfg, "greenfleet").expect("a valid prefix")
+    }
+
+    #[test]
+    fn status_documents_are_read_up_to_this_clients_version() {
+        let doc = |version: u64| {
+            serde_json::json!({
+                "statusVersion": version, "rolloutId": "shop-6.0",
+                "request": {
+                    "schemaVersion": 1, "requestId": "shop-6.0", "elastigroupId": "sig-1234abcd",
+                    "application": "shop", "deploymentGroup": "shop-bg",
+                    "revision": {"s3": {"bucket": "releases", "key": "shop/6.0.zip", "bundleType": "zip"}},
+                    "greenTags": [{"key": "version", "value": "6.0"}], "requestedBy": "ci"
+                },
+                "step": "Done(Succeeded)", "waitingFor": "Succeeded", "done": true, "outcome": "Succeeded",
+                "revision": "s3://releases/shop/6.0.zip (zip)", "greenReady": 2, "greenExpected": 2,
+                "greenCount": 2, "blueCount": 2, "awaitingDeployment": false, "instancesDone": 2, "acceptedAt": 1, "since": 5,
+                "updatedAt": 9, "durationMs": 8, "history": [{"at": 1, "step": "Preflight", "note": "accepted"}]
+            })
+            .to_string()
+        };
+        let status = decode_status(&doc(1)).expect("version 1");
+        assert!(status.succeeded() && status.done, "{status:?}");
+        assert_eq!((status.step.as_str(), status.history.len()), ("Done(Succeeded)", 1));
+        assert!(decode_status(&doc(2)).expect_err("newer").contains("statusVersion 2"));
+        assert!(decode_status("{}").expect_err("no version").contains("statusVersion"));
     }
 
     #[tokio::test]

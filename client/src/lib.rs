@@ -23,4 +23,4 @@ pub use greenfleet_core::operator_event::InvalidCommand;
 pub use greenfleet_core::request::{
     ApprovalMode, BundleType, FieldProblem, HealthCheck, RequestError, RolloutRequest, Timeouts,
 };
-pub use status::RolloutStatus;
+pub use status::{CapacityView, HistoryLine, RolloutStatus, STATUS_VERSION};

@@ -106,12 +106,24 @@ impl Conflict {
 /// existed: treated as matching, as such sagas always were).
 #[must_use]
 pub fn conflict(saga: &Saga, request: &RolloutRequest) -> Option<Conflict> {
-    let stored = saga.fingerprint.as_deref()?;
+    conflict_with(&saga.id, saga.fingerprint.as_deref(), &saga.request, request)
+}
+
+/// [`conflict`] against what rollout `rollout_id` recorded: its fingerprint (if any) and its request
+/// (the publisher client reads both from the status projection, never from the saga).
+#[must_use]
+pub fn conflict_with(
+    rollout_id: &RolloutId,
+    stored: Option<&str>,
+    stored_request: &RolloutRequest,
+    request: &RolloutRequest,
+) -> Option<Conflict> {
+    let stored = stored?;
     let fresh = fingerprint(request);
     if stored == fresh {
         return None;
     }
-    let mut differences = differences(&saga.request, request);
+    let mut differences = differences(stored_request, request);
     if differences.is_empty() {
         // Same content, fingerprinted by another version of greenfleet: still refused, since which
         // request came first cannot be told apart from here.
@@ -119,7 +131,7 @@ pub fn conflict(saga: &Saga, request: &RolloutRequest) -> Option<Conflict> {
     }
     Some(Conflict {
         request_id: request.request_id.clone(),
-        rollout_id: saga.id.clone(),
+        rollout_id: rollout_id.clone(),
         differences,
         fingerprint: fresh,
     })

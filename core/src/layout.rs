@@ -144,7 +144,9 @@ impl Names {
 ///
 /// * saga items, `pk = saga#<rollout id>`: `version` (N), `state` (S, the whole saga as JSON,
 ///   history included), `phase` (S), `createdAt` / `updatedAt` (N, ms), `deploymentId` (S, once
-///   known), `status` (`active` | `done`) and `summary` (S, the saga summary as JSON);
+///   known), `status` (`active` | `done`), `summary` (S, the saga summary as JSON), `stateVersion`
+///   (N), `rolloutStatus` (S, the status projection as JSON) and, once finished, `expiresAt` (N,
+///   epoch seconds: the table's TTL attribute);
 /// * lease items, `pk = lease#<key>`: `holder` (S), `until` (N, ms).
 ///
 /// Indexes: `by-deployment` (pk `deploymentId`, keys only); `by-status` (pk `status`, sk
@@ -178,6 +180,14 @@ pub mod table {
     pub const STATUS_ACTIVE: &str = "active";
     /// `status` of a finished saga.
     pub const STATUS_DONE: &str = "done";
+    /// Saga attribute: the `stateVersion` of `state` (also inside it), so operators can find old items.
+    pub const STATE_VERSION: &str = "stateVersion";
+    /// Saga attribute: the status projection as JSON (`schema/rollout-status.v1.json`), which the CLI
+    /// and the publisher client read instead of `state`.
+    pub const ROLLOUT_STATUS: &str = "rolloutStatus";
+    /// Saga attribute: when a finished rollout's item expires (epoch seconds, DynamoDB TTL); absent
+    /// on running rollouts and on leases, which never expire.
+    pub const EXPIRES_AT: &str = "expiresAt";
     /// Prefix of a saga item's key.
     pub const SAGA_KEY_PREFIX: &str = "saga#";
 

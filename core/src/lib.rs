@@ -14,6 +14,8 @@
 //! * [`ports`] — the capabilities the shell needs; [`memory`] — in-process adapters and a manual clock.
 //! * [`event`] — the lifecycle events greenfleet publishes; [`operator_event`] — approvals and cancels others publish.
 //! * [`trigger`] — trigger rules: event patterns ([`trigger_pattern`]) that start rollouts.
+//! * [`stored`] — the stored format of a saga (`stateVersion`, migration, refusals); [`status`] — the
+//!   stable status projection written beside it, which the CLI and the publisher client read.
 //! * [`layout`] — names of queues, table, bus and rules, and the table's layout (one definition).
 
 #[cfg(test)]
@@ -48,10 +50,12 @@ pub mod saga;
 #[cfg(test)]
 mod scenarios;
 mod signals;
+pub mod status;
 pub mod step_table;
 mod steps;
 mod stop_deployment;
 mod stop_green;
+pub mod stored;
 pub mod sweep;
 pub mod trigger;
 pub mod trigger_pattern;

@@ -115,6 +115,11 @@ pub trait SagaStore: Send + Sync {
     async fn list_active(&self) -> Result<Vec<SagaSummary>, StoreError>;
     /// Recently finished rollouts, newest first, at most `limit`.
     async fn list_recent(&self, limit: usize) -> Result<Vec<SagaSummary>, StoreError>;
+    /// The status projection of a rollout ([`crate::status`]), for readers that must not depend on the
+    /// saga's internal state. A store that keeps the projection beside the saga reads only that.
+    async fn load_status(&self, id: &RolloutId) -> Result<Option<crate::status::RolloutStatus>, StoreError> {
+        Ok(self.load(id).await?.as_ref().map(crate::status::RolloutStatus::of))
+    }
 }
 
 /// Leases that serialize rollouts per Elastigroup and deployment group.

@@ -11,6 +11,7 @@ mod leases;
 mod provision;
 mod queue;
 mod store;
+mod stored;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

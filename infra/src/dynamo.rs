@@ -4,13 +4,21 @@
 //!
 //! * saga items, `pk = saga#<rollout id>`: `version` (N), `state` (S, the whole [`Saga`] as JSON,
 //!   history included, so state and history change in one conditional write), `phase` (S),
-//!   `createdAt` / `updatedAt` (N, ms), `deploymentId` (S, once known), `status` (`active` | `done`)
-//!   and `summary` (S, the [`SagaSummary`] as JSON, so listing never reads whole sagas);
+//!   `createdAt` / `updatedAt` (N, ms), `deploymentId` (S, once known), `status` (`active` | `done`),
+//!   `summary` (S, the [`SagaSummary`] as JSON, so listing never reads whole sagas), `stateVersion`
+//!   (N), `rolloutStatus` (S, the [`RolloutStatus`] projection, which readers use instead of `state`)
+//!   and, once the rollout is done, `expiresAt` (N, epoch seconds: the table's TTL attribute, set
+//!   [`DynamoStore::retention`] after the end);
 //! * lease items, `pk = lease#<key>`: `holder` (S), `until` (N, ms).
 //!
 //! Indexes (see [`crate::provision`]): `by-deployment` (pk `deploymentId`, keys only) answers
 //! `find_by_deployment`; `by-status` (pk `status`, sk `updatedAt`, projecting `summary`) answers
 //! `list_active` and `list_recent`. Nothing here scans the table.
+//!
+//! `state` is written and read through [`greenfleet_core::stored`], which puts `stateVersion` in it
+//! and refuses state this build cannot read (as `Corrupt`, naming the rollout and what to do), so the
+//! message that loaded it is left for redelivery and never overwrites it. Leases and running rollouts
+//! carry no `expiresAt`, so DynamoDB never deletes them.
 //!
 //! The key and attribute names are defined once, in `greenfleet_core::layout::table`, which the
 //! publisher client (`greenfleet-client`) reads too.
@@ -28,26 +36,48 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use greenfleet_core::ids::{DeploymentId, RolloutId};
 use greenfleet_core::ports::{SagaStore, StoreError};
 use greenfleet_core::saga::{Saga, SagaSummary};
+use greenfleet_core::status::RolloutStatus;
+use greenfleet_core::stored;
 
 use crate::aws::classify;
 
 pub(crate) use greenfleet_core::layout::table::{
-    BY_DEPLOYMENT, BY_STATUS, CREATED_AT, DEPLOYMENT_ID, PHASE, PK, SAGA_KEY_PREFIX, STATE, STATUS, STATUS_ACTIVE,
-    STATUS_DONE, SUMMARY, UPDATED_AT, VERSION, saga_pk,
+    BY_DEPLOYMENT, BY_STATUS, CREATED_AT, DEPLOYMENT_ID, EXPIRES_AT, PHASE, PK, ROLLOUT_STATUS, SAGA_KEY_PREFIX, STATE,
+    STATE_VERSION, STATUS, STATUS_ACTIVE, STATUS_DONE, SUMMARY, UPDATED_AT, VERSION, saga_pk,
 };
+
+/// How long a finished rollout stays in the table by default: about 13 months, so a year of history
+/// can always be read back (`GREENFLEET_RETENTION_DAYS` changes it).
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+
+const SECS_PER_DAY: u64 = 86_400;
 
 /// Sagas and leases in one DynamoDB table. Cheap to clone; clones share the SDK client.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    retention_days: u32,
 }
 
 impl DynamoStore {
     /// The store in `table` (created by `greenfleet infra up`), reached through `client`.
     #[must_use]
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), retention_days: DEFAULT_RETENTION_DAYS }
+    }
+
+    /// The same store, letting finished rollouts expire `days` after they end (at least 1).
+    #[must_use]
+    pub fn with_retention_days(mut self, days: u32) -> Self {
+        self.retention_days = days.max(1);
+        self
+    }
+
+    /// Days a finished rollout stays in the table before DynamoDB's TTL deletes it.
+    #[must_use]
+    pub fn retention(&self) -> u32 {
+        self.retention_days
     }
 
     /// The store in `table` with a new client built from `cfg`.
@@ -148,13 +178,14 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// The item that stores `saga`.
-fn saga_item(saga: &Saga) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    let state = serde_json::to_string(saga)
-        .map_err(|e| StoreError::Corrupt(format!("saga {} could not be encoded as JSON: {e}", saga.id)))?;
+/// The item that stores `saga`; a finished one expires `retention_days` after its end.
+fn saga_item(saga: &Saga, retention_days: u32) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let state = stored::encode(saga).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let status = serde_json::to_string(&RolloutStatus::of(saga))
+        .map_err(|e| StoreError::Corrupt(format!("status of saga {} could not be encoded: {e}", saga.id)))?;
     let summary = serde_json::to_string(&saga.summary())
         .map_err(|e| StoreError::Corrupt(format!("summary of saga {} could not be encoded: {e}", saga.id)))?;
-    let status = if saga.phase.is_done() { STATUS_DONE } else { STATUS_ACTIVE };
+    let done = saga.phase.is_done();
     let mut item = HashMap::from([
         (PK.to_owned(), s(saga_pk(&saga.id))),
         (VERSION.to_owned(), n(saga.version)),
@@ -162,9 +193,15 @@ fn saga_item(saga: &Saga) -> Result<HashMap<String, AttributeValue>, StoreError>
         (PHASE.to_owned(), s(saga.phase.name())),
         (CREATED_AT.to_owned(), n(saga.created_at.0)),
         (UPDATED_AT.to_owned(), n(saga.updated_at.0)),
-        (STATUS.to_owned(), s(status)),
+        (STATUS.to_owned(), s(if done { STATUS_DONE } else { STATUS_ACTIVE })),
         (SUMMARY.to_owned(), s(summary)),
+        (STATE_VERSION.to_owned(), n(u64::from(stored::STATE_VERSION))),
+        (ROLLOUT_STATUS.to_owned(), s(status)),
     ]);
+    if done {
+        let expires = saga.updated_at.0 / 1_000 + u64::from(retention_days) * SECS_PER_DAY;
+        item.insert(EXPIRES_AT.to_owned(), n(expires));
+    }
     if let Some(d) = &saga.facts.deployment_id {
         item.insert(DEPLOYMENT_ID.to_owned(), s(d.as_str()));
     }
@@ -185,13 +222,20 @@ fn corrupt(table: &str, pk: Option<&str>, what: &str) -> StoreError {
 fn decode_saga(table: &str, item: &HashMap<String, AttributeValue>) -> Result<Saga, StoreError> {
     let pk = string_attr(item, PK);
     let state = string_attr(item, STATE).ok_or_else(|| corrupt(table, pk, "no `state` string"))?;
-    let saga: Saga =
-        serde_json::from_str(state).map_err(|e| corrupt(table, pk, &format!("`state` is not a saga: {e}")))?;
+    let saga = stored::decode(state)
+        .map_err(|e| StoreError::Corrupt(format!("item {} in table {table}: {e}", pk.unwrap_or("(no pk)"))))?;
     let version = item.get(VERSION).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok());
     if version != Some(saga.version) {
         return Err(corrupt(table, pk, &format!("`version` {version:?} differs from the state's {}", saga.version)));
     }
     Ok(saga)
+}
+
+fn decode_status(table: &str, item: &HashMap<String, AttributeValue>) -> Result<RolloutStatus, StoreError> {
+    let pk = string_attr(item, PK);
+    let status = string_attr(item, ROLLOUT_STATUS).ok_or_else(|| corrupt(table, pk, "no `rolloutStatus` string"))?;
+    serde_json::from_str(status)
+        .map_err(|e| corrupt(table, pk, &format!("`rolloutStatus` is not a rollout status: {e}")))
 }
 
 fn decode_summary(table: &str, item: &HashMap<String, AttributeValue>) -> Result<SagaSummary, StoreError> {
@@ -204,7 +248,7 @@ impl DynamoStore {
     /// One conditional PutItem: a new saga (`expected` None) or the next version of one. A lost
     /// condition is `Conflict`.
     async fn put_saga(&self, saga: &Saga, expected: Option<u64>) -> Result<(), StoreError> {
-        let put = self.client.put_item().table_name(&self.table).set_item(Some(saga_item(saga)?));
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(saga_item(saga, self.retention_days)?));
         let put = match expected {
             None => put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK),
             Some(v) => put
@@ -261,6 +305,22 @@ impl SagaStore for DynamoStore {
         // Same order as the in-memory store: oldest rollout first.
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         Ok(v)
+    }
+
+    async fn load_status(&self, id: &RolloutId) -> Result<Option<RolloutStatus>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(saga_pk(id)))
+            .projection_expression("#pk, #st")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#st", ROLLOUT_STATUS)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("GetItem", &e))?;
+        out.item().map(|item| decode_status(&self.table, item)).transpose()
     }
 
     async fn list_recent(&self, limit: usize) -> Result<Vec<SagaSummary>, StoreError> {

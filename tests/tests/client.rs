@@ -68,7 +68,7 @@ async fn an_outside_service_publishes_with_the_client_and_follows_its_rollouts()
     .unwrap_or_else(|_| panic!("the README example did not see shop-6.0 end within {OUTCOME:?}\n{}", env.log_tails()))
     .expect("the README example runs");
     assert!(shop_status.succeeded(), "{shop_status:?}");
-    assert_eq!(shop_status.phase, "Done(Succeeded)");
+    assert_eq!(shop_status.step, "Done(Succeeded)");
     assert_eq!(shop_status.revision, "s3://releases/shop/6.0.zip (zip)");
     assert!(shop_status.deployment_id.is_some(), "{shop_status:?}");
     assert!(shop_status.duration_ms > 0);

@@ -12,6 +12,7 @@ mod dst;
 mod embedded;
 mod errors;
 mod gates;
+mod golden;
 mod operators;
 mod readme;
 mod sweep;

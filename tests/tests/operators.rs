@@ -342,7 +342,7 @@ async fn status_list_and_history_speak_json_for_scripts_and_errors_say_what_to_d
     };
     let status = json(&["status", "shop-ops", "--output", "json"]).await;
     assert_eq!((&status["rolloutId"], &status["outcome"]), (&Value::from("shop-ops"), &Value::from("Succeeded")));
-    assert_eq!(status["phase"], "Done(Succeeded)");
+    assert_eq!(status["step"], "Done(Succeeded)");
     assert_eq!(status["deploymentId"], Value::from(saga.facts.deployment_id.as_ref().unwrap().as_str()));
     let list = json(&["list", "--output", "json"]).await;
     assert_eq!(list["active"], serde_json::json!([]));

@@ -27,6 +27,16 @@ pub struct AwsArgs {
     /// Prefix of every queue, table, bus and rule greenfleet creates (`greenfleet infra up`).
     #[arg(long, env = "GREENFLEET_PREFIX", default_value = provision::DEFAULT_PREFIX, global = true)]
     pub prefix: String,
+    /// Days a finished rollout (and its history) stays in the table before DynamoDB's TTL deletes it
+    /// (at least 1). Running rollouts and leases never expire.
+    #[arg(
+        long,
+        env = "GREENFLEET_RETENTION_DAYS",
+        default_value_t = greenfleet_infra::dynamo::DEFAULT_RETENTION_DAYS,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub retention_days: u32,
 }
 
 /// How to reach the Spot API.
@@ -109,7 +119,7 @@ pub async fn connect(args: &AwsArgs) -> anyhow::Result<Connected> {
     let located = provision::locate(&sdk, &names)
         .await
         .with_context(|| format!("finding greenfleet's queues for prefix `{}`", names.prefix()))?;
-    let store = Arc::new(DynamoStore::from_config(&sdk, &located.table));
+    let store = Arc::new(DynamoStore::from_config(&sdk, &located.table).with_retention_days(args.retention_days));
     Ok(Connected { sdk, names, located, store })
 }
 

@@ -122,20 +122,30 @@ pub fn check_cloud(s: &Scenario, saga: &Saga, cloud: &Cloud) -> Vec<String> {
 /// The timeline of one rollout, for a person to read at a glance.
 #[must_use]
 pub fn timeline(saga: &Saga) -> String {
+    timeline_of(&greenfleet_core::status::RolloutStatus::of(saga))
+}
+
+/// [`timeline`] of a rollout's status projection (what `greenfleet history` reads).
+#[must_use]
+pub fn timeline_of(status: &greenfleet_core::status::RolloutStatus) -> String {
     let mut s = String::new();
-    let end = saga.history.last().map_or(saga.created_at, |h| h.at);
-    let outcome = saga.outcome().map_or_else(|| saga.phase.name(), |o| o.kind().to_owned());
-    let _ = writeln!(s, "{} — {} after {}", saga.id, outcome, offset(saga.created_at, end).trim_start_matches('+'));
+    let end = status.history.last().map_or(status.accepted_at, |h| h.at);
+    let outcome = status.outcome.clone().unwrap_or_else(|| status.step.clone());
+    let _ = writeln!(
+        s,
+        "{} — {} after {}",
+        status.rollout_id,
+        outcome,
+        offset(status.accepted_at, end).trim_start_matches('+')
+    );
     let mut last_step = String::new();
-    for h in saga.history.iter() {
+    for h in &status.history {
         let step = if h.step == last_step { String::new() } else { h.step.clone() };
         last_step.clone_from(&h.step);
-        let _ = writeln!(s, "  {}  {:<28} {}", offset(saga.created_at, h.at), step, h.note);
+        let _ = writeln!(s, "  {}  {:<28} {}", offset(status.accepted_at, h.at), step, h.note);
     }
-    if let Some(greenfleet_core::saga::Outcome::NeedsAttention { left, .. }) = saga.outcome() {
-        for l in left {
-            let _ = writeln!(s, "  TODO by hand: {l}");
-        }
+    for l in &status.left {
+        let _ = writeln!(s, "  TODO by hand: {l}");
     }
     s
 }

@@ -8,6 +8,7 @@ use greenfleet_core::ids::RolloutId;
 use greenfleet_core::message::{StepBody, StepMessage};
 use greenfleet_core::ports::{Clock as _, MessageQueue as _, SagaStore as _};
 use greenfleet_core::saga::Saga;
+use greenfleet_core::status::RolloutStatus;
 use greenfleet_infra::dynamo::DynamoStore;
 use greenfleet_infra::provision::{self, ProvisionOptions};
 
@@ -100,38 +101,43 @@ async fn load(store: &DynamoStore, id: &str) -> anyhow::Result<Saga> {
     }
 }
 
-/// `greenfleet status <id>`.
+/// The status projection of rollout `id` (never its internal state: see `greenfleet_core::status`).
+async fn load_status(store: &DynamoStore, id: &str) -> anyhow::Result<RolloutStatus> {
+    let id = RolloutId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reading = || format!("reading rollout `{id}` from table `{}`", store.table());
+    match store.load_status(&id).await.with_context(reading)? {
+        Some(s) => Ok(s),
+        None => bail!("no rollout `{id}`; `greenfleet list` shows the active and recent ones"),
+    }
+}
+
+/// `greenfleet status <id>`: the status projection (`schema/rollout-status.v1.json` with `--output json`).
 pub async fn status(args: &AwsArgs, id: &str, output: Output) -> anyhow::Result<ExitCode> {
     let c = connect_table(args).await?;
-    let saga = load(&c.store, id).await?;
+    let status = load_status(&c.store, id).await?;
     if output == Output::Json {
-        print_json(&serde_json::json!({
-            "rolloutId": saga.id, "phase": saga.phase.name(), "waitingFor": saga.waiting_for(),
-            "outcome": saga.outcome().map(|o| o.kind()), "reason": saga.outcome().and_then(|o| o.reason()),
-            "deploymentId": saga.facts.deployment_id, "snapshot": saga.facts.snapshot,
-            "since": saga.phase_since, "deadline": saga.deadline, "updatedAt": saga.updated_at,
-        }))?;
+        print_json(&status)?;
     } else {
-        println!("{}  {}", saga.id, saga.phase.name());
-        println!("  {}", saga.waiting_for());
-        if let Some(d) = &saga.facts.deployment_id {
+        println!("{}  {}", status.rollout_id, status.step);
+        println!("  {}", status.waiting_for);
+        if let Some(d) = &status.deployment_id {
             println!("  CodeDeploy deployment {d}");
         }
-        if let Some(c) = saga.facts.snapshot {
-            println!("  capacity before the rollout {c}");
+        if let Some(c) = status.capacity_before {
+            println!("  capacity before the rollout {}/{}/{} (min/max/target)", c.minimum, c.maximum, c.target);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `greenfleet history <id>`.
+/// `greenfleet history <id>`: the history lines of the status projection.
 pub async fn history(args: &AwsArgs, id: &str, output: Output) -> anyhow::Result<ExitCode> {
     let c = connect_table(args).await?;
-    let saga = load(&c.store, id).await?;
+    let status = load_status(&c.store, id).await?;
     if output == Output::Json {
-        print_json(&saga.history)?;
+        print_json(&status.history)?;
     } else {
-        print!("{}", demo::timeline(&saga));
+        print!("{}", demo::timeline_of(&status));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,7 +17,7 @@ use anyhow::{Context as _, bail};
 use greenfleet_core::cloud::InstanceCounts;
 use greenfleet_core::ids::{RolloutId, Timestamp};
 use greenfleet_core::ports::{Clock as _, Deployments as _, SagaStore as _};
-use greenfleet_core::saga::{Phase, Saga};
+use greenfleet_core::status::RolloutStatus;
 use greenfleet_infra::codedeploy::CodeDeploySdk;
 use serde::Serialize;
 
@@ -66,24 +66,23 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// What `saga` shows, with CodeDeploy's overview if it was read.
+    /// What a rollout's status projection shows, with CodeDeploy's overview if it was read.
     #[must_use]
-    pub fn of(saga: &Saga, codedeploy: Option<InstanceCounts>) -> Self {
-        let f = &saga.facts;
+    pub fn of(status: &RolloutStatus, codedeploy: Option<InstanceCounts>) -> Self {
         Self {
-            rollout_id: saga.id.to_string(),
-            phase: saga.phase.name(),
-            waiting_for: saga.waiting_for(),
-            since: saga.phase_since,
-            deadline: (!saga.phase.is_done()).then_some(saga.deadline),
-            green_ready: f.green_progress.0,
-            green_expected: f.green_progress.1,
-            deployment_id: f.deployment_id.as_ref().map(ToString::to_string),
-            deployment_status: f.deployment_status.as_ref().map(|s| s.as_str().to_owned()),
-            instances_done: f.instances_done.len(),
+            rollout_id: status.rollout_id.to_string(),
+            phase: status.step.clone(),
+            waiting_for: status.waiting_for.clone(),
+            since: status.since,
+            deadline: status.deadline,
+            green_ready: status.green_ready,
+            green_expected: status.green_expected,
+            deployment_id: status.deployment_id.as_ref().map(ToString::to_string),
+            deployment_status: status.deployment_status.clone(),
+            instances_done: status.instances_done,
             codedeploy,
-            outcome: saga.outcome().map(|o| o.kind().to_owned()),
-            reason: saga.outcome().and_then(|o| o.reason()).map(str::to_owned),
+            outcome: status.outcome.clone(),
+            reason: status.reason.clone(),
         }
     }
 
@@ -115,11 +114,6 @@ fn clock(t: Timestamp) -> String {
     format!("{:02}:{:02}:{:02}Z", secs / 3_600, secs / 60 % 60, secs % 60)
 }
 
-/// Whether CodeDeploy's overview is worth a GetDeployment at this step.
-fn deploying(saga: &Saga) -> bool {
-    matches!(saga.phase, Phase::AwaitDeployment | Phase::Verify | Phase::AwaitApproval)
-}
-
 /// Follows rollout `id` every `interval` until it ends; see the module documentation.
 pub async fn run(args: &AwsArgs, id: &str, interval: Duration, output: Output) -> anyhow::Result<ExitCode> {
     let id = RolloutId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -130,9 +124,9 @@ pub async fn run(args: &AwsArgs, id: &str, interval: Duration, output: Output) -
     let started = Instant::now();
     let mut last: Option<Progress> = None;
     let mut stdout = std::io::stdout();
-    let saga = loop {
+    let status = loop {
         let reading = || format!("reading rollout `{id}` from table `{}`", c.store.table());
-        let Some(saga) = c.store.load(&id).await.with_context(reading)? else {
+        let Some(status) = c.store.load_status(&id).await.with_context(reading)? else {
             if started.elapsed() > APPEAR_WAIT {
                 bail!(
                     "no rollout `{id}` after {} s; check the id and the prefix (`greenfleet list` shows the active and recent ones)",
@@ -143,11 +137,11 @@ pub async fn run(args: &AwsArgs, id: &str, interval: Duration, output: Output) -
             continue;
         };
         // CodeDeploy's overview is a nicety: when it cannot be read, the saga's own facts still show.
-        let overview = match (&saga.facts.deployment_id, deploying(&saga)) {
+        let overview = match (&status.deployment_id, status.awaiting_deployment) {
             (Some(d), true) => codedeploy.get(d).await.ok().map(|v| v.overview),
             _ => None,
         };
-        let progress = Progress::of(&saga, overview);
+        let progress = Progress::of(&status, overview);
         let now = SystemClock.now();
         if tty {
             let line: String = progress.line(now).chars().take(columns.saturating_sub(1)).collect();
@@ -160,8 +154,8 @@ pub async fn run(args: &AwsArgs, id: &str, interval: Duration, output: Output) -
             }
         }
         last = Some(progress);
-        if saga.phase.is_done() {
-            break saga;
+        if status.done {
+            break status;
         }
         tokio::time::sleep(interval).await;
     };
@@ -172,13 +166,13 @@ pub async fn run(args: &AwsArgs, id: &str, interval: Duration, output: Output) -
         Output::Json => println!(
             "{}",
             serde_json::json!({
-                "rolloutId": saga.id, "outcome": saga.outcome().map(|o| o.kind()),
-                "reason": saga.outcome().and_then(|o| o.reason()), "history": saga.history,
+                "rolloutId": status.rollout_id, "outcome": status.outcome,
+                "reason": status.reason, "history": status.history,
             })
         ),
-        Output::Text => print!("\n{}", demo::timeline(&saga)),
+        Output::Text => print!("\n{}", demo::timeline_of(&status)),
     }
-    let succeeded = saga.outcome().is_some_and(|o| o.kind() == "Succeeded");
+    let succeeded = status.succeeded();
     Ok(if succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_SUCCEEDED) })
 }
 

@@ -112,12 +112,25 @@ async fn lists_follow_phase_done(store: &dyn SagaStore) {
     assert_eq!(store.list_recent(0).await.expect("recent"), Vec::new());
 }
 
+/// The status projection is read back as written: the projection of the last saved saga.
+async fn status_is_the_projection(store: &dyn SagaStore) {
+    let a = saga("rel-status", T);
+    assert_eq!(store.load_status(&a.id).await.expect("load_status"), None);
+    store.create(&a).await.expect("create");
+    let done = next(&a, T + 5, |n| n.phase = Phase::Done(Outcome::Succeeded));
+    store.save(&done, 1).await.expect("save");
+    let status = store.load_status(&a.id).await.expect("load_status").expect("there");
+    assert_eq!(status, greenfleet_core::status::RolloutStatus::of(&done));
+    assert_eq!((status.step.as_str(), status.outcome.as_deref()), ("Done(Succeeded)", Some("Succeeded")));
+}
+
 /// The whole `SagaStore` contract. Each property uses its own rollout ids, so one store serves all.
 pub(crate) async fn check_store(make: impl AsyncFn() -> Box<dyn SagaStore>) {
     create_and_load(&*make().await).await;
     save_is_conditional(&*make().await).await;
     find_by_deployment(&*make().await).await;
     lists_follow_phase_done(&*make().await).await;
+    status_is_the_projection(&*make().await).await;
 }
 
 #[tokio::test]
@@ -125,7 +138,7 @@ async fn memory_store_meets_the_contract() {
     check_store(async || Box::new(MemoryStore::default()) as Box<dyn SagaStore>).await;
 }
 
-async fn dynamo_store(cfg: &aws_config::SdkConfig) -> DynamoStore {
+pub(super) async fn dynamo_store(cfg: &aws_config::SdkConfig) -> DynamoStore {
     let name = unique("store");
     let client = aws_sdk_dynamodb::Client::new(cfg);
     table::ensure(&client, &name, Duration::from_secs(60)).await.expect("create the test table");

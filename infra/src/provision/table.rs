@@ -1,15 +1,15 @@
-//! The DynamoDB table and its two indexes (layout in [`crate::dynamo`]).
+//! The DynamoDB table, its two indexes and its TTL on `expiresAt` (layout in [`crate::dynamo`]).
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableDescription, TableStatus,
+    ProjectionType, ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::{ProvisionError, aws_error};
-use crate::dynamo::{BY_DEPLOYMENT, BY_STATUS, DEPLOYMENT_ID, PK, STATUS, SUMMARY, UPDATED_AT};
+use crate::dynamo::{BY_DEPLOYMENT, BY_STATUS, DEPLOYMENT_ID, EXPIRES_AT, PK, STATUS, SUMMARY, UPDATED_AT};
 
 const POLL: Duration = Duration::from_millis(500);
 
@@ -83,9 +83,63 @@ fn is_active(d: &TableDescription) -> bool {
         && d.global_secondary_indexes().iter().all(|g| g.index_status().is_none_or(|s| *s == IndexStatus::Active))
 }
 
-/// Creates the table if missing, checks its shape, and waits until it and its indexes are ACTIVE.
+/// The table's TTL: its status and attribute (`None` when TTL was never turned on).
+pub(crate) async fn ttl(client: &Client, table: &str) -> Result<Option<(TimeToLiveStatus, String)>, ProvisionError> {
+    let out = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| aws_error("DynamoDB", "DescribeTimeToLive", table, &e))?;
+    Ok(out.time_to_live_description().and_then(|d| {
+        let status = d.time_to_live_status()?.clone();
+        Some((status, d.attribute_name().unwrap_or_default().to_owned()))
+    }))
+}
+
+/// Turns TTL on for `expiresAt`, so finished rollouts expire; does nothing when it is on (or being
+/// turned on) already, since DynamoDB refuses a second UpdateTimeToLive within the hour. TTL on another
+/// attribute is refused: greenfleet would never expire anything, or expire what it must keep.
+async fn ensure_ttl(client: &Client, table: &str) -> Result<(), ProvisionError> {
+    match ttl(client, table).await? {
+        Some((TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling, attr)) if attr == EXPIRES_AT => return Ok(()),
+        Some((TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling, attr)) => {
+            return Err(ProvisionError::TableShape {
+                table: table.to_owned(),
+                problem: format!(
+                    "its TTL is on attribute `{attr}`, not `{EXPIRES_AT}`; turn it off \
+                     (aws dynamodb update-time-to-live --table-name {table} --time-to-live-specification \
+                     Enabled=false,AttributeName={attr}), wait an hour, and run `greenfleet infra up` again"
+                ),
+            });
+        }
+        _ => {}
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(EXPIRES_AT)
+        .build()
+        .map_err(|e| ProvisionError::Incomplete(format!("could not build the TTL of `{table}`: {e}")))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map_err(|e| aws_error("DynamoDB", "UpdateTimeToLive", table, &e))?;
+    tracing::info!(table, attribute = EXPIRES_AT, "DynamoDB TTL turned on");
+    Ok(())
+}
+
+/// Creates the table if missing, checks its shape, waits until it and its indexes are ACTIVE, and
+/// turns its TTL on (`expiresAt`).
 pub(crate) async fn ensure(client: &Client, table: &str, wait: Duration) -> Result<(), ProvisionError> {
     create(client, table).await?;
+    wait_active(client, table, wait).await?;
+    ensure_ttl(client, table).await
+}
+
+async fn wait_active(client: &Client, table: &str, wait: Duration) -> Result<(), ProvisionError> {
     let started = Instant::now();
     loop {
         let out = client
