@@ -2,9 +2,10 @@
 # Runs the workspace tests against private AWS emulators, in two modes:
 #
 #   moto        every test in the workspace, with SQS, DynamoDB and EventBridge on moto_server;
-#   localstack  the end-to-end suite (the `integration` test binary) with SQS and EventBridge on a
-#               LocalStack run on the host and DynamoDB on moto_server, wired with the per-service
-#               endpoints AWS_ENDPOINT_URL_SQS, _EVENTBRIDGE and _DYNAMODB, as a user would.
+#   localstack  the end-to-end suite (the `integration` test binary) and the libraries' tests (among
+#               them the adapters' contract suites) with SQS and EventBridge on a LocalStack run on the
+#               host and DynamoDB on moto_server, wired with the per-service endpoints
+#               AWS_ENDPOINT_URL_SQS, _EVENTBRIDGE and _DYNAMODB, as a user would.
 #
 #   ./scripts/test.sh                          # both modes, moto first (what CI runs)
 #   ./scripts/test.sh --emulator localstack    # one mode (or GREENFLEET_EMULATOR=moto|localstack|all)
@@ -219,7 +220,9 @@ if [[ "$mode" == all || "$mode" == localstack ]]; then
     export AWS_ENDPOINT_URL_SQS="$localstack"
     export AWS_ENDPOINT_URL_EVENTBRIDGE="$localstack"
     export AWS_ENDPOINT_URL_DYNAMODB="$moto"
-    run localstack -p greenfleet-tests --test integration
+    # `--workspace` keeps the features of the moto run, so nothing is compiled again; the libraries'
+    # unit tests run twice, which costs seconds.
+    run localstack --workspace --lib --test integration
 fi
 
 if ((${#failed[@]} > 0)); then
