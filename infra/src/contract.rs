@@ -22,9 +22,15 @@ use greenfleet_core::saga::Saga;
 
 /// The SDK configuration for the emulator; panics (never skips) when none is configured.
 pub(crate) async fn emulator() -> SdkConfig {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    let missing: Vec<&str> = ["AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_EVENTBRIDGE"]
+        .into_iter()
+        .filter(|var| !set(var) && !set("AWS_ENDPOINT_URL"))
+        .collect();
     assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| !v.is_empty()),
-        "this test runs against an AWS emulator: set AWS_ENDPOINT_URL or run ./scripts/test.sh"
+        missing.is_empty(),
+        "this test runs against an AWS emulator: set AWS_ENDPOINT_URL (or {}) or run ./scripts/test.sh",
+        missing.join(", ")
     );
     crate::aws::load_sdk_config().await
 }

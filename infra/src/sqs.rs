@@ -197,11 +197,15 @@ impl MessageQueue for SqsQueue {
             .await;
         match res {
             Ok(_) => Ok(()),
+            // A stale receipt: the message was deleted or received again since. Nothing to release.
+            // For a deleted message SQS (and LocalStack) answer InvalidParameterValue ("Message does not
+            // exist or is not available for visibility timeout change"), moto ReceiptHandleIsInvalid;
+            // the delay is clamped above, so the receipt is the only parameter that can be invalid.
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_receipt_handle_is_invalid() || s.is_message_not_inflight()) =>
+                    .is_some_and(|s| s.is_receipt_handle_is_invalid() || s.is_message_not_inflight())
+                    || matches!(e.code(), Some("InvalidParameterValue" | "InvalidParameterValueException")) =>
             {
-                // A stale receipt: the message was deleted or received again since. Nothing to release.
                 tracing::debug!(queue = %self.url, "release of a stale receipt ignored");
                 Ok(())
             }

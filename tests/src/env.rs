@@ -80,6 +80,37 @@ fn unique_prefix() -> String {
     format!("gf-e2e-{}-{n}-{ms}", std::process::id())
 }
 
+/// The AWS services the end-to-end tests use, each with the variable that points it at an emulator
+/// (`AWS_ENDPOINT_URL` serves every service that has none of its own).
+pub const EMULATED_SERVICES: [(&str, &str); 3] = [
+    ("SQS", "AWS_ENDPOINT_URL_SQS"),
+    ("DynamoDB", "AWS_ENDPOINT_URL_DYNAMODB"),
+    ("EventBridge", "AWS_ENDPOINT_URL_EVENTBRIDGE"),
+];
+
+/// Checks that the SDK will send every service of [`EMULATED_SERVICES`] to an emulator, as a user's
+/// configuration would: through its own `AWS_ENDPOINT_URL_<SERVICE>` or the general
+/// `AWS_ENDPOINT_URL`, and not with `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`.
+///
+/// # Panics
+/// Naming the services without an endpoint: these tests never skip, and never reach real AWS.
+pub fn assert_emulator_configured() {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    let ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let missing: Vec<&str> = EMULATED_SERVICES
+        .iter()
+        .filter(|(_, var)| ignored || !(set(var) || set("AWS_ENDPOINT_URL")))
+        .map(|(service, _)| *service)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "end-to-end tests need an AWS emulator, and {} would reach real AWS: set AWS_ENDPOINT_URL (or \
+         AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_EVENTBRIDGE), unset \
+         AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, or run ./scripts/test.sh",
+        missing.join(", ")
+    );
+}
+
 /// What [`spawn_env_with`] sets up differently from [`spawn_env`].
 #[derive(Debug, Clone)]
 pub struct EnvOptions {
@@ -97,7 +128,8 @@ impl Default for EnvOptions {
 /// answering `/healthz`).
 ///
 /// # Panics
-/// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
+/// Without an emulator endpoint for each service (see [`assert_emulator_configured`]; run
+/// `./scripts/test.sh`), or when any part fails to start.
 pub async fn spawn_env() -> TestEnv {
     spawn_env_with(EnvOptions::default()).await
 }
@@ -105,7 +137,8 @@ pub async fn spawn_env() -> TestEnv {
 /// [`spawn_env`] with `opts`, e.g. `EnvOptions { workers: 3, ..Default::default() }`.
 ///
 /// # Panics
-/// Without `AWS_ENDPOINT_URL` (run `./scripts/test.sh`), or when any part fails to start.
+/// Without an emulator endpoint for each service (see [`assert_emulator_configured`]; run
+/// `./scripts/test.sh`), or when any part fails to start.
 pub async fn spawn_env_with(opts: EnvOptions) -> TestEnv {
     spawn(opts, None::<fn(&str) -> std::path::PathBuf>).await
 }
@@ -121,10 +154,7 @@ pub async fn spawn_env_with_triggers(write_file: impl FnOnce(&str) -> std::path:
 }
 
 async fn spawn(opts: EnvOptions, write_triggers: Option<impl FnOnce(&str) -> std::path::PathBuf>) -> TestEnv {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| !v.is_empty()),
-        "end-to-end tests need the AWS emulator: set AWS_ENDPOINT_URL or run ./scripts/test.sh"
-    );
+    assert_emulator_configured();
     // Build (or find) the binary first, off the async threads.
     tokio::task::spawn_blocking(process::greenfleet_binary).await.expect("building the greenfleet binary");
 

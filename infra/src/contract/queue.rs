@@ -180,7 +180,8 @@ async fn release(rig: &dyn Rig) {
     rig.elapse(1_000);
     let d2 = one(rig, "released after a delay").await;
     assert_eq!((d2.body.as_str(), d2.receive_count), ("again", 2));
-    q.ack(&[d2.receipt]).await.expect("ack");
+    q.ack(std::slice::from_ref(&d2.receipt)).await.expect("ack");
+    q.release(&d2.receipt, 0).await.expect("releasing the receipt of an acked message is not an error");
     q.release("not-a-receipt", 0).await.expect("releasing an unknown receipt is not an error");
     q.ack(&["not-a-receipt".to_owned()]).await.expect("acking an unknown receipt is not an error");
 }
