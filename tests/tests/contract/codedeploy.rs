@@ -103,7 +103,10 @@ async fn every_codedeploy_call_and_answer_follows_botocores_model() {
     let throttled = RemoteError::Throttled { message: "slow down".into(), retry_after_ms: None };
     sim.cloud.faults(|f| f.fail_next("get", throttled, 1));
     codedeploy.get(&second).await.expect("GetDeployment after throttling");
+    // An outage (5xx) is not repeated by the SDK: the saga retries it, as the next call here does.
     sim.cloud.faults(|f| f.fail_next("get", RemoteError::Unavailable("maintenance".into()), 1));
+    let outage = codedeploy.get(&second).await.expect_err("a 5xx goes back to the caller");
+    assert!(matches!(&outage, RemoteError::Unavailable(m) if m.contains("maintenance")), "{outage:?}");
     codedeploy.get(&second).await.expect("GetDeployment after an outage");
 
     let exchanges = sim.take();

@@ -126,11 +126,15 @@ async fn every_describe_instances_call_and_answer_follows_botocores_model() {
     assert_eq!(ec2.describe(&ids).await.expect("DescribeInstances").len(), described.len());
     let unknown = [greenfleet_core::ids::InstanceId::parse("i-0000000000000beef").expect("an id")];
     assert!(ec2.describe(&unknown).await.expect("DescribeInstances").is_empty());
-    // Throttling and an outage are answered as EC2 does, and the client sorts them.
+    // Throttling and an outage are answered as EC2 does, and the client sorts them: the SDK repeats the
+    // throttled call, not the 5xx (the saga retries that, as the next call here does).
     let throttled = RemoteError::Throttled { message: "slow down".into(), retry_after_ms: None };
     sim.cloud.faults(|f| f.fail_next("describe_instances", throttled, 1));
+    assert!(ec2.describe(&unknown).await.expect("the SDK retried the throttled call").is_empty());
     sim.cloud.faults(|f| f.fail_next("describe_instances", RemoteError::Unavailable("maintenance".into()), 1));
-    assert!(ec2.describe(&unknown).await.expect("the SDK retried both").is_empty());
+    let outage = ec2.describe(&unknown).await.expect_err("a 5xx goes back to the caller");
+    assert!(matches!(&outage, RemoteError::Unavailable(m) if m.contains("maintenance")), "{outage:?}");
+    assert!(ec2.describe(&unknown).await.expect("after the outage").is_empty());
 
     let exchanges = sim.take();
     assert!(exchanges.iter().any(|e| e.status == 200) && exchanges.iter().any(|e| e.status == 503), "{exchanges:?}");

@@ -52,11 +52,13 @@ async fn every_spot_call_and_answer_follows_the_definition() {
     assert!(spot.stop_green(id, &unknown).await.is_err());
 
     // Answers greenfleet must survive: rate limiting (retried after X-RateLimit-Reset), an outage
-    // (retried), a refusal (returned).
+    // (returned: the saga retries it, as the next call here does), a refusal (returned).
     let throttled = RemoteError::Throttled { message: "slow down".into(), retry_after_ms: Some(10) };
     sim.cloud.faults(|f| f.fail_next("group", throttled, 1));
     spot.group(id).await.expect("the group after a 429");
     sim.cloud.faults(|f| f.fail_next("instances", RemoteError::Unavailable("maintenance".into()), 1));
+    let outage = spot.instances(id).await.expect_err("a 503 goes back to the caller");
+    assert!(matches!(&outage, RemoteError::Unavailable(m) if m.contains("503")), "{outage:?}");
     spot.instances(id).await.expect("instances after a 503");
     let refused = RemoteError::Rejected { code: "CANT_UPDATE_CAPACITY".into(), message: "scaling is suspended".into() };
     sim.cloud.faults(|f| f.fail_next("set_capacity", refused, 1));
