@@ -292,8 +292,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(&admin_addr)
                 .await
                 .with_context(|| format!("binding the admin endpoint on {admin_addr} (set --admin-addr)"))?;
+            let visibility_ms = c.visibility_ms().await?;
             let settings = runner::Settings {
-                run: runner::RunOptions { concurrency, wait_ms, ..Default::default() },
+                run: runner::RunOptions::for_visibility(visibility_ms, concurrency, wait_ms),
                 sweep_every: (sweep_every_secs > 0).then(|| std::time::Duration::from_secs(sweep_every_secs)),
             };
             runner::serve(worker, settings, listener, shutdown::signal())

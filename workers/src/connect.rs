@@ -130,6 +130,21 @@ impl Connected {
         Arc::new(SqsQueue::from_config(&self.sdk, url))
     }
 
+    /// The shortest visibility timeout of the three queues the worker consumes, in milliseconds: the
+    /// worker keeps every message in hand hidden by extending it well before it lapses.
+    pub async fn visibility_ms(&self) -> anyhow::Result<u64> {
+        let mut shortest = u64::MAX;
+        for url in [&self.located.intake_url, &self.located.steps_url, &self.located.events_url] {
+            let ms = self
+                .queue(url)
+                .visibility_timeout_ms()
+                .await
+                .with_context(|| format!("reading the visibility timeout of {url}"))?;
+            shortest = shortest.min(ms);
+        }
+        Ok(shortest)
+    }
+
     /// greenfleet's bus.
     #[must_use]
     pub fn bus(&self) -> EventBridgeBus {

@@ -1,11 +1,14 @@
-//! The long-running worker: a few loops per queue, each receiving a batch, handling it message by
-//! message (with a visibility heartbeat while a message takes long), then acking the batch at once.
+//! The long-running worker: a few loops per queue, each receiving a batch and handling it message by
+//! message, acking each as soon as it is handled. While a batch is in hand, a heartbeat keeps every
+//! message of it not yet disposed of hidden from other workers (the one being handled and the ones
+//! still waiting their turn), so a slow batch never lets SQS hand its messages out again and count a
+//! receive against the redrive policy.
 //! On shutdown the loops finish the message in hand and stop; the rest is redelivered elsewhere.
 //! [`serve`] starts the whole process — the admin endpoint, the periodic sweep and the queue loops —
 //! and stops all three on one shutdown future, so a test can start the real thing on port 0.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use greenfleet_core::ports::{Delivery, MessageQueue};
@@ -32,7 +35,16 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { concurrency: 2, batch: 10, wait_ms: 10_000, visibility_ms: 60_000, heartbeat_ms: 20_000 }
+        Self::for_visibility(60_000, 2, 10_000)
+    }
+}
+
+impl RunOptions {
+    /// Options for queues whose visibility timeout is `visibility_ms`: the heartbeat extends it every
+    /// third of it (at least every 500 ms), so two heartbeats may fail before a message reappears.
+    #[must_use]
+    pub fn for_visibility(visibility_ms: u64, concurrency: usize, wait_ms: u64) -> Self {
+        Self { concurrency, batch: 10, wait_ms, visibility_ms, heartbeat_ms: (visibility_ms / 3).max(500) }
     }
 }
 
@@ -130,10 +142,19 @@ async fn consume(
                 continue;
             }
         };
-        let mut acks = Vec::new();
+        let in_hand = InHand::start(queue.clone(), &batch, &opts);
         for d in batch {
-            match with_heartbeat(&worker, source, &*queue, &d, &opts).await {
-                Disposition::Ack => acks.push(d.receipt.clone()),
+            let disposition = worker.process(source, &d).await;
+            in_hand.done(&d.receipt);
+            match disposition {
+                Disposition::Ack => match queue.ack(std::slice::from_ref(&d.receipt)).await {
+                    Ok(()) => {
+                        stats.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "ack failed; the message will be redelivered and found already handled")
+                    }
+                },
                 Disposition::Retry(ms) => {
                     stats.retried.fetch_add(1, Ordering::Relaxed);
                     let _ = queue.release(&d.receipt, ms).await;
@@ -152,38 +173,48 @@ async fn consume(
                 }
             }
         }
-        if !acks.is_empty() {
-            match queue.ack(&acks).await {
-                Ok(()) => {
-                    stats.acked.fetch_add(acks.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// The messages of a batch not yet disposed of, kept hidden by a heartbeat until each is handled.
+struct InHand {
+    receipts: Arc<Mutex<Vec<String>>>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl InHand {
+    /// Starts the heartbeat over every message of `batch`.
+    fn start(queue: Arc<dyn MessageQueue>, batch: &[Delivery], opts: &RunOptions) -> Self {
+        let receipts = Arc::new(Mutex::new(batch.iter().map(|d| d.receipt.clone()).collect::<Vec<_>>()));
+        let (every, extend) = (Duration::from_millis(opts.heartbeat_ms.max(100)), opts.visibility_ms);
+        let held = receipts.clone();
+        let heartbeat = tokio::spawn(async move {
+            let mut beat = tokio::time::interval(every);
+            beat.tick().await;
+            loop {
+                beat.tick().await;
+                let now: Vec<String> = held.lock().map(|r| r.clone()).unwrap_or_default();
+                for receipt in now {
+                    if let Err(e) = queue.release(&receipt, extend).await {
+                        warn!(error = %e, "visibility heartbeat failed");
+                    }
                 }
-                Err(e) => warn!(error = %e, "ack failed; the messages will be redelivered and found already handled"),
             }
+        });
+        Self { receipts, heartbeat }
+    }
+
+    /// `receipt` is handled: its disposition decides its visibility from now on.
+    fn done(&self, receipt: &str) {
+        if let Ok(mut r) = self.receipts.lock() {
+            r.retain(|x| x != receipt);
         }
     }
 }
 
-/// Handles one delivery, extending its visibility while it takes long.
-async fn with_heartbeat(
-    worker: &Worker,
-    source: Source,
-    queue: &dyn MessageQueue,
-    d: &Delivery,
-    opts: &RunOptions,
-) -> Disposition {
-    let work = worker.process(source, d);
-    tokio::pin!(work);
-    let mut beat = tokio::time::interval(Duration::from_millis(opts.heartbeat_ms.max(100)));
-    beat.tick().await;
-    loop {
-        tokio::select! {
-            disposition = &mut work => return disposition,
-            _ = beat.tick() => {
-                if let Err(e) = queue.release(&d.receipt, opts.visibility_ms).await {
-                    warn!(error = %e, "visibility heartbeat failed");
-                }
-            }
-        }
+impl Drop for InHand {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
     }
 }
 
