@@ -24,23 +24,25 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use greenfleet_core::effect::WakeKind;
 use greenfleet_core::event::{LifecycleEvent, LifecycleKind};
-use greenfleet_core::ids::{DeploymentId, RolloutId};
+use greenfleet_core::ids::RolloutId;
 use greenfleet_core::lease::LeaseKey;
-use greenfleet_core::memory::MemoryStore;
 use greenfleet_core::message::{StepBody, StepMessage};
-use greenfleet_core::ports::{Clock as _, Leases as _, MessageQueue, RemoteError, SagaStore, StoreError};
-use greenfleet_core::saga::{Compensation, FinalizeStage, Outcome, Phase, Saga, SagaSummary};
+use greenfleet_core::ports::{Clock as _, Leases as _, MessageQueue, RemoteError, SagaStore as _};
+use greenfleet_core::saga::{Compensation, FinalizeStage, Outcome, Phase, Saga};
 use greenfleet_core::stored;
 use greenfleet_workers::demo::{DEMO_LIMIT_MS, DEMO_START};
 use greenfleet_workers::embedded::Embedded;
 use greenfleet_workers::scenarios::{self, Scenario};
 use greenfleet_workers::worker::{Disposition, Source};
 use serde_json::{Value, json};
+
+mod recorder;
+
+use recorder::{Recorder, Tape, locked};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/golden");
 const BLESS: &str = "GREENFLEET_BLESS=1 ./scripts/test.sh -p greenfleet-tests --test integration golden";
@@ -353,80 +355,6 @@ fn cloud_state(env: &Embedded, s: &Scenario, saga: Option<&Saga>) -> Value {
     json!({"group": group, "codeDeployDeployment": deployment})
 }
 
-fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// What the recorder saw and whether its worker is dead.
-#[derive(Default)]
-struct Tape {
-    /// The first write entering each step, in order: the step and the saga written.
-    entries: Vec<(String, Saga)>,
-    /// The worker dies right after the write that first enters this step.
-    die_at: Option<String>,
-    /// Died: every later call fails, until the test revives it.
-    dead: bool,
-}
-
-/// A [`SagaStore`] decorator over the embedded store that keeps a copy of the saga at each write's
-/// first entry into a step, and can make the worker die right after one.
-struct Recorder {
-    inner: Arc<MemoryStore>,
-    tape: Mutex<Tape>,
-}
-
-impl Recorder {
-    fn alive(&self) -> Result<(), StoreError> {
-        if locked(&self.tape).dead { Err(StoreError::Unavailable("golden: the worker died".into())) } else { Ok(()) }
-    }
-
-    /// Notes a write that happened; `Err` when the worker dies right after it.
-    fn wrote(&self, saga: &Saga) -> Result<(), StoreError> {
-        let step = saga.phase.name();
-        let mut tape = locked(&self.tape);
-        if tape.entries.iter().any(|(s, _)| *s == step) {
-            return Ok(());
-        }
-        tape.entries.push((step.clone(), saga.clone()));
-        if tape.die_at.as_deref() == Some(step.as_str()) {
-            tape.die_at = None;
-            tape.dead = true;
-            return Err(StoreError::Unavailable(format!("golden: the worker died after writing {step}")));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SagaStore for Recorder {
-    async fn create(&self, saga: &Saga) -> Result<(), StoreError> {
-        self.alive()?;
-        self.inner.create(saga).await?;
-        self.wrote(saga)
-    }
-    async fn load(&self, id: &RolloutId) -> Result<Option<Saga>, StoreError> {
-        self.alive()?;
-        self.inner.load(id).await
-    }
-    async fn save(&self, saga: &Saga, expected_version: u64) -> Result<(), StoreError> {
-        self.alive()?;
-        self.inner.save(saga, expected_version).await?;
-        self.wrote(saga)
-    }
-    async fn find_by_deployment(&self, id: &DeploymentId) -> Result<Option<RolloutId>, StoreError> {
-        self.alive()?;
-        self.inner.find_by_deployment(id).await
-    }
-    async fn list_active(&self) -> Result<Vec<SagaSummary>, StoreError> {
-        self.alive()?;
-        self.inner.list_active().await
-    }
-    async fn list_recent(&self, limit: usize) -> Result<Vec<SagaSummary>, StoreError> {
-        self.alive()?;
-        self.inner.list_recent(limit).await
-    }
-}
-
 /// Handles one visible message (the cloud's events first delivered), as a worker would. `None` when
 /// nothing was visible; `Some(false)` when the worker died handling it (the message stays in flight).
 async fn handle_one(env: &Embedded, recorder: &Recorder, sent: &mut BTreeMap<String, String>) -> Option<bool> {
@@ -597,45 +525,54 @@ async fn golden_sagas_load_and_run_to_their_outcome() {
         bless().await;
     }
     let scenarios: BTreeMap<&str, Golden> = golden_scenarios().into_iter().map(|g| (g.s.name, g)).collect();
-    let fixtures = files("sagas");
-    let mut steps = BTreeSet::new();
-    let mut fixed = BTreeSet::new();
-    for path in &fixtures {
-        let file = read_json(path);
-        let name = file["scenario"].as_str().expect("scenario");
-        let step = file["step"].as_str().expect("step");
-        let expect = file["outcome"].as_str().expect("outcome");
+    // Every fixture loads with this build, at the step it names.
+    let mut loaded = Vec::new();
+    for path in files("sagas") {
+        let file = read_json(&path);
+        let name = file["scenario"].as_str().expect("scenario").to_owned();
+        let step = file["step"].as_str().expect("step").to_owned();
+        let expect = file["outcome"].as_str().expect("outcome").to_owned();
         let saga = stored::decode_value(file["state"].clone())
             .unwrap_or_else(|e| panic!("{}: this build cannot load it: {e}", path.display()));
         assert_eq!(saga.id.as_str(), name, "{}", path.display());
         assert_eq!(saga.phase.name(), step, "{}: the stored saga is not at its step", path.display());
-        let g = scenarios.get(name).unwrap_or_else(|| panic!("{}: no golden scenario `{name}`", path.display()));
-        let run = run(g, Some((step, Some(saga)))).await;
-        assert!(run.fixture.is_some(), "{}: the scenario never reached {step}", path.display());
-        assert_eq!(run.outcome.as_deref(), Some(expect), "{}: restored at {step}", path.display());
-        steps.insert(step.to_owned());
-        fixed.insert(format!("{name}--{step}"));
+        loaded.push((path, name, step, expect, saga));
     }
-    // Every step a scenario enters has its fixture (a missing one means: bless again).
+    // Together they cover every name the step table can produce.
+    let steps: BTreeSet<&str> = loaded.iter().map(|(_, _, step, _, _)| step.as_str()).collect();
+    let unreachable: BTreeSet<&str> = UNREACHABLE.iter().map(|(name, _)| *name).collect();
+    let missing: Vec<&str> =
+        every_step_name().into_iter().filter(|name| !steps.contains(name) && !unreachable.contains(name)).collect();
+    assert!(
+        missing.is_empty(),
+        "no golden saga at {missing:?}: add a golden scenario that reaches it (or list it in UNREACHABLE with the reason), then run {BLESS}"
+    );
+    for (name, why) in UNREACHABLE {
+        assert!(!steps.contains(name), "{name} has a golden saga now: remove it from UNREACHABLE (\"{why}\")");
+    }
+    golden_events_and_messages_decode();
+    // Every step a scenario enters has its fixture, and no fixture is left of a step none enters.
+    let fixed: BTreeSet<String> = loaded.iter().map(|(_, name, step, _, _)| format!("{name}--{step}")).collect();
     let mut reached = BTreeSet::new();
     for g in scenarios.values() {
         let fresh = run(g, None).await;
         assert_eq!(fresh.outcome.as_deref(), Some(g.s.expect), "{}", g.s.name);
         reached.extend(fresh.steps.into_iter().map(|step| format!("{}--{step}", g.s.name)));
     }
-    assert_eq!(fixed, reached, "the golden sagas differ from the steps the scenarios enter: run {BLESS}");
-    // And together they cover every name the step table can produce.
-    let unreachable: BTreeSet<&str> = UNREACHABLE.iter().map(|(name, _)| *name).collect();
-    let missing: Vec<&str> =
-        every_step_name().into_iter().filter(|name| !steps.contains(*name) && !unreachable.contains(name)).collect();
+    let unfixed: Vec<&String> = reached.difference(&fixed).collect();
+    let stale: Vec<&String> = fixed.difference(&reached).collect();
     assert!(
-        missing.is_empty(),
-        "no golden saga at {missing:?}: add a golden scenario that reaches it (or list it in UNREACHABLE with the reason), then run {BLESS}"
+        unfixed.is_empty() && stale.is_empty(),
+        "the golden sagas differ from the steps the scenarios enter: without a fixture {unfixed:?}, never entered {stale:?}; run {BLESS}"
     );
-    for (name, why) in UNREACHABLE {
-        assert!(!steps.contains(*name), "{name} has a golden saga now: remove it from UNREACHABLE (\"{why}\")");
+    // A rollout restored from each runs to its outcome.
+    for (path, name, step, expect, saga) in loaded {
+        let g =
+            scenarios.get(name.as_str()).unwrap_or_else(|| panic!("{}: no golden scenario `{name}`", path.display()));
+        let run = run(g, Some((&step, Some(saga)))).await;
+        assert!(run.fixture.is_some(), "{}: the scenario never reached {step}", path.display());
+        assert_eq!(run.outcome.as_deref(), Some(expect.as_str()), "{}: restored at {step}", path.display());
     }
-    golden_events_and_messages_decode();
 }
 
 /// Every golden event and message decodes, and there is one of every kind (called after blessing,
