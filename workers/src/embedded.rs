@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use greenfleet_core::ids::Timestamp;
 use greenfleet_core::memory::{ManualClock, MemoryBus, MemoryLeases, MemoryQueue, MemoryStore};
-use greenfleet_core::ports::{Clock, HealthProbe, MessageQueue};
+use greenfleet_core::ports::{Clock, HealthProbe, MessageQueue, SagaStore};
 use greenfleet_sim::Cloud;
 
 use crate::executor::Executor;
@@ -54,6 +54,13 @@ impl Embedded {
     /// A fresh engine whose clock starts at `start`.
     #[must_use]
     pub fn new(start: Timestamp) -> Self {
+        Self::with_store(start, |store| store)
+    }
+
+    /// A fresh engine whose worker reaches the in-memory store through `wrap` (a decorator that
+    /// records or fails writes, for tests); [`Embedded::store`] is the store underneath.
+    #[must_use]
+    pub fn with_store(start: Timestamp, wrap: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn SagaStore>) -> Self {
         let clock = Arc::new(ManualClock::new(start));
         let dyn_clock: Arc<dyn Clock> = clock.clone();
         let cloud = Cloud::new(dyn_clock.clone());
@@ -70,7 +77,7 @@ impl Embedded {
             health: Arc::new(SimHealth(cloud.clone())),
         };
         let worker = Worker::new(Deps {
-            store: store.clone(),
+            store: wrap(store.clone()),
             intake: intake.clone(),
             steps: steps.clone(),
             events: events.clone(),
