@@ -237,19 +237,8 @@ impl SqsQueue {
     /// The queue's own visibility timeout (`VisibilityTimeout`, seconds, as milliseconds): how long a
     /// received message stays hidden from other workers. The worker's heartbeat runs well inside it.
     pub async fn visibility_timeout_ms(&self) -> Result<u64, QueueError> {
-        let attrs = self
-            .client
-            .get_queue_attributes()
-            .queue_url(&self.url)
-            .attribute_names(QueueAttributeName::VisibilityTimeout)
-            .send()
-            .await
-            .map_err(|e| {
-                let missing = e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist());
-                self.error("GetQueueAttributes", &e, missing)
-            })?;
-        let value = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout));
-        value.and_then(|v| v.parse::<u64>().ok()).map(|secs| secs * 1000).ok_or_else(|| {
+        let value = self.attribute(QueueAttributeName::VisibilityTimeout).await?;
+        value.as_deref().and_then(|v| v.parse::<u64>().ok()).map(|secs| secs * 1000).ok_or_else(|| {
             QueueError::Rejected(format!(
                 "queue {} did not report a VisibilityTimeout (got {value:?}); check it with `aws sqs get-queue-attributes`",
                 self.url
@@ -257,21 +246,27 @@ impl SqsQueue {
         })
     }
 
-    /// The URL of this queue's dead-letter queue, from its redrive policy (`deadLetterTargetArn`).
-    async fn dead_letter_url(&self) -> Result<String, QueueError> {
+    /// One attribute of this queue (`GetQueueAttributes`), if the queue reports it.
+    async fn attribute(&self, name: QueueAttributeName) -> Result<Option<String>, QueueError> {
         let attrs = self
             .client
             .get_queue_attributes()
             .queue_url(&self.url)
-            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .attribute_names(name.clone())
             .send()
             .await
             .map_err(|e| {
                 let missing = e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist());
                 self.error("GetQueueAttributes", &e, missing)
             })?;
-        let policy = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::RedrivePolicy));
+        Ok(attrs.attributes().and_then(|a| a.get(&name)).cloned())
+    }
+
+    /// The URL of this queue's dead-letter queue, from its redrive policy (`deadLetterTargetArn`).
+    async fn dead_letter_url(&self) -> Result<String, QueueError> {
+        let policy = self.attribute(QueueAttributeName::RedrivePolicy).await?;
         let arn = policy
+            .as_deref()
             .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
             .and_then(|v| v.get("deadLetterTargetArn").and_then(|a| a.as_str()).map(str::to_owned))
             .ok_or_else(|| {
