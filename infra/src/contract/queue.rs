@@ -247,8 +247,11 @@ async fn sqs_reports_a_missing_queue_with_what_to_do() {
     )
     .await
     .expect("create");
+    let live = SqsQueue::new(client.clone(), info.url.clone());
+    assert_eq!(live.visibility_timeout_ms().await.expect("the queue's visibility timeout"), 1_000);
     queues::delete(&client, &name).await.expect("delete");
     let q = SqsQueue::new(client.clone(), info.url);
+    assert!(q.visibility_timeout_ms().await.is_err(), "a deleted queue has no visibility timeout to read");
     for err in [q.send("x", 0).await.expect_err("send"), q.receive(1, 0).await.expect_err("receive")] {
         let m = err.to_string();
         assert!(m.contains("does not exist") && m.contains("greenfleet infra up"), "{m}");
