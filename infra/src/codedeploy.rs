@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use aws_sdk_codedeploy::Client;
 use aws_sdk_codedeploy::config::http::HttpResponse;
+use aws_sdk_codedeploy::config::retry::RetryConfig;
 use aws_sdk_codedeploy::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codedeploy::primitives::DateTime;
 use aws_sdk_codedeploy::types::{
@@ -129,6 +130,11 @@ impl Deployments for CodeDeploySdk {
             .description(&spec.description)
             // greenfleet compensates failures itself; CodeDeploy's rollback would start a second deployment.
             .auto_rollback_configuration(AutoRollbackConfiguration::builder().enabled(false).build())
+            // Sent once, whatever failed (F11): CreateDeployment takes no idempotency token, and a
+            // connection reset after the request went out looks to the SDK like one that never
+            // connected. Only the saga repeats it, after `find` has looked for the first one.
+            .customize()
+            .config_override(aws_sdk_codedeploy::Config::builder().retry_config(RetryConfig::disabled()))
             .send()
             .await
             .map_err(|e| remote_error("CreateDeployment", &spec.group.to_string(), &e))?;

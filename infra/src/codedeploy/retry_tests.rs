@@ -67,6 +67,32 @@ async fn throttling_is_repeated_within_the_budget() {
     assert_eq!(seen.load(Ordering::SeqCst), crate::aws::SDK_MAX_ATTEMPTS as usize);
 }
 
+/// CreateDeployment has no idempotency token (F11): the SDK never repeats it, not even when throttled;
+/// the saga repeats it after looking for the first one.
+#[tokio::test]
+async fn create_deployment_is_sent_once_even_when_throttled() {
+    let (sdk, seen) = serve(400, "ThrottlingException").await;
+    let spec = greenfleet_core::cloud::DeploymentSpec {
+        group: greenfleet_core::cloud::DeploymentGroupRef {
+            application: "shop".into(),
+            deployment_group: "shop-bg".into(),
+        },
+        revision: greenfleet_core::request::Revision::S3(greenfleet_core::request::S3Revision {
+            bucket: "releases".into(),
+            key: "shop/shop-6.0.zip".into(),
+            bundle_type: greenfleet_core::request::BundleType::Zip,
+            version: None,
+            e_tag: None,
+        }),
+        target_tags: Vec::new(),
+        description: "greenfleet rollout shop-6.0".into(),
+        created_after: greenfleet_core::ids::Timestamp(0),
+    };
+    let err = sdk.create(&spec).await.unwrap_err();
+    assert!(matches!(err, RemoteError::Throttled { .. }), "{err:?}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "CreateDeployment repeated by the SDK");
+}
+
 #[tokio::test]
 async fn a_server_error_goes_back_to_the_saga_at_once() {
     for (status, code) in [(500, "InternalFailure"), (503, "ServiceUnavailable"), (502, "")] {
